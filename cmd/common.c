@@ -1,0 +1,101 @@
+/*
+ * common.c - shared command plumbing.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "io.h"
+#include "time.h"
+#include "value.h"
+
+const char *progname = "feat";
+
+static void on_signal(int sig)
+{
+	feat_output_cleanup();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* A write error on stdout that stdio kept to itself must not pass
+ * silently: check it once more on the way out (git's run_builtin). */
+static void check_stdout(void)
+{
+	if (fflush(stdout) || ferror(stdout) || fclose(stdout)) {
+		if (errno == EPIPE)
+			_exit(141);
+		fprintf(stderr, "%s: cannot write standard output: %s\n",
+			progname, strerror(errno));
+		_exit(EXIT_DATA);
+	}
+}
+
+void cmd_init(const char *name)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	size_t i;
+
+	progname = name;
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], on_signal);
+	atexit(check_stdout);
+}
+
+void die_error(const struct feat_error *err)
+{
+	char buf[2048];
+
+	feat_error_format(err, buf, sizeof(buf));
+	fprintf(stderr, "%s: %s\n", progname, buf);
+	feat_output_cleanup();
+	exit(EXIT_DATA);
+}
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	feat_output_cleanup();
+	exit(EXIT_DATA);
+}
+
+void usage_error(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n%s", usage);
+	exit(EXIT_USAGE);
+}
+
+void note(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int parse_time_arg(const char *s, int64_t *ms)
+{
+	if (feat_parse_int(s, strlen(s), ms) == 0)
+		return 0;
+	return feat_ts_parse(s, strlen(s), FEAT_TS_ISO, ms);
+}

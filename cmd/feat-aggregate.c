@@ -1,0 +1,143 @@
+/*
+ * feat-aggregate - events to tiles, or tile streams merged.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "aggregate.h"
+#include "common.h"
+#include "io.h"
+#include "plan.h"
+
+static const char usage[] =
+	"usage: feat-aggregate [-fq] [-o file] [--format tiles|csv|jsonl] [--late file]\n"
+	"                      [--source name] [--group-by name] plan [file ...]\n";
+
+static const char help[] =
+	"\n"
+	"With --source or --group-by, reads CSV events and writes the group_by's\n"
+	"tile stream; without, merges the tile streams given into one.\n"
+	"\n"
+	"  -s, --source NAME     the events are of source NAME\n"
+	"  -g, --group-by NAME   write the tiles of group_by NAME (default: the one\n"
+	"                        group_by that reads the source)\n"
+	"  -o, --output FILE     write to FILE atomically (default: stdout)\n"
+	"  -F, --format FORMAT   tiles (default), csv or jsonl (readable tiles)\n"
+	"      --late FILE       write late events to FILE (CSV)\n"
+	"  -f, --force           write binary tiles even to a terminal\n"
+	"  -q, --quiet           no summary on stderr\n"
+	"  -h, --help            show this help\n";
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "source", required_argument, NULL, 's' },
+		{ "group-by", required_argument, NULL, 'g' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "late", required_argument, NULL, 'L' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *source = NULL, *group_by = NULL, *output = NULL;
+	const char *late_path = NULL;
+	enum feat_out_format fmt = FEAT_OUT_TILES;
+	int force = 0, quiet = 0, c;
+	struct feat_error err;
+	struct feat_plan *plan;
+	struct feat_output out, late;
+	struct feat_aggregate_stats st;
+	long gb = -1;
+
+	cmd_init("feat-aggregate");
+	feat_error_clear(&err);
+	while ((c = getopt_long(argc, argv, "s:g:o:F:fqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': source = optarg; break;
+		case 'g': group_by = optarg; break;
+		case 'o': output = optarg; break;
+		case 'F':
+			if (feat_out_format_parse(optarg, &fmt) < 0)
+				usage_error(usage, "unknown format '%s' (tiles, csv, jsonl)", optarg);
+			break;
+		case 'L': late_path = optarg; break;
+		case 'f': force = 1; break;
+		case 'q': quiet = 1; break;
+		case 'h': fputs(usage, stdout); fputs(help, stdout); return 0;
+		default: fputs(usage, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind == argc)
+		usage_error(usage, "no plan given");
+	plan = feat_plan_load(argv[optind++], &err);
+	if (!plan)
+		die_error(&err);
+	if (group_by) {
+		gb = feat_plan_group_by(plan, group_by);
+		if (gb < 0)
+			usage_error(usage, "the plan has no group_by '%s'", group_by);
+		if (source && strcmp(plan->sources[plan->group_bys[gb].source].name, source))
+			usage_error(usage, "group_by '%s' reads source '%s', not '%s'",
+				    group_by, plan->sources[plan->group_bys[gb].source].name,
+				    source);
+	} else if (source) {
+		long s = feat_plan_source(plan, source);
+		size_t i, n = 0;
+
+		if (s < 0)
+			usage_error(usage, "the plan has no source '%s'", source);
+		for (i = 0; i < plan->ngroup_bys; i++)
+			if (plan->group_bys[i].source == (size_t)s) {
+				if (!n++)
+					gb = (long)i;
+			}
+		if (n == 0)
+			die("no group_by reads source '%s'", source);
+		if (n > 1)
+			usage_error(usage, "%zu group_bys read source '%s'; choose one with --group-by",
+				    n, source);
+	}
+	if (late_path && gb < 0)
+		usage_error(usage, "--late needs --source or --group-by (events input)");
+	if (feat_output_open(&out, output, &err) < 0)
+		die_error(&err);
+	if (fmt == FEAT_OUT_TILES && !force && feat_output_isatty(&out)) {
+		feat_output_abort(&out);
+		die("not writing binary tiles to a terminal; use -o FILE, --format csv or -f");
+	}
+	if (late_path && feat_output_open(&late, late_path, &err) < 0)
+		die_error(&err);
+	if (gb >= 0) {
+		if (feat_aggregate_events(plan, (size_t)gb,
+					  (const char *const *)argv + optind,
+					  (size_t)(argc - optind), &out, fmt,
+					  late_path ? &late : NULL, &st, &err) < 0)
+			die_error(&err);
+	} else if (feat_aggregate_merge(plan, (const char *const *)argv + optind,
+					(size_t)(argc - optind), &out, fmt, &st,
+					&err) < 0) {
+		die_error(&err);
+	}
+	if (feat_output_commit(&out, &err) < 0)
+		die_error(&err);
+	if (late_path && feat_output_commit(&late, &err) < 0)
+		die_error(&err);
+	if (st.late)
+		note("%llu late event%s excluded (first: %s:%lld)%s",
+		     (unsigned long long)st.late, st.late > 1 ? "s" : "",
+		     st.first_late_file, (long long)st.first_late_line,
+		     late_path ? "" : "; --late FILE keeps them");
+	if (!quiet) {
+		if (gb >= 0)
+			note("%llu rows, %llu filtered by where, %llu late, %llu tiles written",
+			     (unsigned long long)st.rows, (unsigned long long)st.filtered,
+			     (unsigned long long)st.late, (unsigned long long)st.tiles);
+		else
+			note("%llu tiles merged", (unsigned long long)st.tiles);
+	}
+	feat_plan_free(plan);
+	return 0;
+}

@@ -1,0 +1,83 @@
+/*
+ * feat-asof-join - point-in-time feature values for left rows.
+ */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "common.h"
+#include "io.h"
+#include "join.h"
+#include "plan.h"
+
+static const char usage[] =
+	"usage: feat-asof-join [-q] [-o file] [--format csv|jsonl] --left file plan tiles ...\n";
+
+static const char help[] =
+	"\n"
+	"For every left row (keys and a time T), the value of every feature over\n"
+	"the events of its key strictly before T. Left order and columns are kept.\n"
+	"\n"
+	"  -l, --left FILE      the left rows (CSV; - for stdin)\n"
+	"  -o, --output FILE    write to FILE atomically (default: stdout)\n"
+	"  -F, --format FORMAT  csv (default) or jsonl\n"
+	"  -q, --quiet          no summary on stderr\n"
+	"  -h, --help           show this help\n";
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "left", required_argument, NULL, 'l' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *left = NULL, *output = NULL;
+	enum feat_out_format fmt = FEAT_OUT_CSV;
+	int quiet = 0, c;
+	struct feat_error err;
+	struct feat_plan *plan;
+	struct feat_output out;
+	struct feat_join_stats st;
+
+	cmd_init("feat-asof-join");
+	feat_error_clear(&err);
+	while ((c = getopt_long(argc, argv, "l:o:F:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': left = optarg; break;
+		case 'o': output = optarg; break;
+		case 'F':
+			if (feat_out_format_parse(optarg, &fmt) < 0 || fmt == FEAT_OUT_TILES)
+				usage_error(usage, "unknown format '%s' (csv, jsonl)", optarg);
+			break;
+		case 'q': quiet = 1; break;
+		case 'h': fputs(usage, stdout); fputs(help, stdout); return 0;
+		default: fputs(usage, stderr); return EXIT_USAGE;
+		}
+	}
+	if (!left)
+		usage_error(usage, "no left rows given (--left FILE)");
+	if (optind == argc)
+		usage_error(usage, "no plan given");
+	plan = feat_plan_load(argv[optind++], &err);
+	if (!plan)
+		die_error(&err);
+	if (optind == argc)
+		usage_error(usage, "no tile streams given");
+	if (feat_output_open(&out, output, &err) < 0)
+		die_error(&err);
+	if (feat_join_run(plan, left, (const char *const *)argv + optind,
+			  (size_t)(argc - optind), &out, fmt, &st, &err) < 0 ||
+	    feat_output_commit(&out, &err) < 0)
+		die_error(&err);
+	if (st.late)
+		note("%llu late left row%s excluded (earlier than the left lateness allows)",
+		     (unsigned long long)st.late, st.late > 1 ? "s" : "");
+	if (!quiet)
+		note("%llu left rows joined, %llu tiles applied",
+		     (unsigned long long)(st.rows - st.late),
+		     (unsigned long long)st.events);
+	feat_plan_free(plan);
+	return 0;
+}

@@ -1,0 +1,83 @@
+/*
+ * feat-serve-dump - the online view: every feature of every key at a time.
+ */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "common.h"
+#include "io.h"
+#include "plan.h"
+#include "serve.h"
+
+static const char usage[] =
+	"usage: feat-serve-dump [-q] [-o file] [--format jsonl|csv] [--at T] [--group-by name]\n"
+	"                       plan tiles ...\n";
+
+static const char help[] =
+	"\n"
+	"The value of every feature for every key as of time T, from tile streams.\n"
+	"\n"
+	"  -a, --at T           the time: milliseconds since the epoch or ISO-8601\n"
+	"                       (default: 1 ms after the latest event)\n"
+	"  -g, --group-by NAME  only this group_by\n"
+	"  -o, --output FILE    write to FILE atomically (default: stdout)\n"
+	"  -F, --format FORMAT  jsonl (default) or csv (one group_by)\n"
+	"  -q, --quiet          no summary on stderr\n"
+	"  -h, --help           show this help\n";
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "at", required_argument, NULL, 'a' },
+		{ "group-by", required_argument, NULL, 'g' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *output = NULL, *group_by = NULL;
+	enum feat_out_format fmt = FEAT_OUT_JSONL;
+	int64_t at = FEAT_SERVE_END;
+	int c;
+	struct feat_error err;
+	struct feat_plan *plan;
+	struct feat_output out;
+	long gb = -1;
+
+	cmd_init("feat-serve-dump");
+	feat_error_clear(&err);
+	while ((c = getopt_long(argc, argv, "a:g:o:F:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			if (parse_time_arg(optarg, &at) < 0 || at == FEAT_SERVE_END)
+				usage_error(usage, "cannot parse '%s' as a time (milliseconds or ISO-8601 with an offset)",
+					    optarg);
+			break;
+		case 'g': group_by = optarg; break;
+		case 'o': output = optarg; break;
+		case 'F':
+			if (feat_out_format_parse(optarg, &fmt) < 0 || fmt == FEAT_OUT_TILES)
+				usage_error(usage, "unknown format '%s' (jsonl, csv)", optarg);
+			break;
+		case 'q': break;
+		case 'h': fputs(usage, stdout); fputs(help, stdout); return 0;
+		default: fputs(usage, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind == argc)
+		usage_error(usage, "no plan given");
+	plan = feat_plan_load(argv[optind++], &err);
+	if (!plan)
+		die_error(&err);
+	if (group_by && (gb = feat_plan_group_by(plan, group_by)) < 0)
+		usage_error(usage, "the plan has no group_by '%s'", group_by);
+	if (feat_output_open(&out, output, &err) < 0)
+		die_error(&err);
+	if (feat_serve_dump(plan, (const char *const *)argv + optind,
+			    (size_t)(argc - optind), at, gb, &out, fmt, &err) < 0 ||
+	    feat_output_commit(&out, &err) < 0)
+		die_error(&err);
+	feat_plan_free(plan);
+	return 0;
+}

@@ -1,0 +1,210 @@
+/*
+ * accum.c - an exact accumulator for sums of doubles (a "long accumulator"
+ * in the manner of Kulisch, and of Radford Neal's xsum "large" variant).
+ *
+ * Layout. The value held is sum(limb[i] * 2^(32*i - 1074)). A double's
+ * lowest possible bit weighs 2^-1074 (limb 0, bit 0) and its highest 2^1023
+ * (bit 2097, limb 65); limb 66 takes the carries out of the top. Every limb
+ * is an int64 that may hold any signed amount, so adding a double touches
+ * only the (at most three) limbs its 53-bit significand spans, with no
+ * carry: the carries wait.
+ *
+ * Carries. After normalise(), limbs 0..65 are in [0, 2^32) and limb 66
+ * holds the rest, signed: that form is unique for a given value, which is
+ * what makes the result independent of the order of operations. Each add
+ * or sub changes a limb by less than 1.5 * 2^32, so "pending" counts the
+ * operations since the last normalise() and bounds every limb by
+ * (pending + 1) * 1.5 * 2^32; normalising when pending reaches 2^30 keeps
+ * that below 2^63. A merge adds the two bounds, hence pending = dst +
+ * src + 1.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "accum.h"
+
+#define TOP		(FEAT_ACCUM_LIMBS - 1)
+#define LIMB_MASK	INT64_C(0xffffffff)
+#define PENDING_MAX	(UINT32_C(1) << 30)
+#define FRAC_MASK	((UINT64_C(1) << 52) - 1)
+
+/* Propagates the carries, leaving the unique form described above. */
+static void normalise(struct feat_accum *a)
+{
+	int64_t carry = 0;
+	int i;
+
+	for (i = 0; i < TOP; i++) {
+		int64_t v = a->limb[i] + carry;
+
+		/* Arithmetic shift: floor division by 2^32 (GCC, Clang). */
+		carry = v >> 32;
+		a->limb[i] = v & LIMB_MASK;
+	}
+	a->limb[TOP] += carry;
+	a->pending = 0;
+}
+
+void feat_accum_init(struct feat_accum *a)
+{
+	memset(a, 0, sizeof(*a));
+}
+
+/*
+ * Adds d's significand into the limbs it spans, negated when neg is -1
+ * (0 otherwise). A normal double is (2^52 + frac) * 2^(e - 1075) and a
+ * subnormal frac * 2^-1074, so the significand's lowest bit sits at bit
+ * p = e - 1 (normal) or 0 (subnormal) of the accumulator.
+ */
+static inline void add_bits(struct feat_accum *a, double d, int64_t flip)
+{
+	uint64_t bits, frac, mant, lo, hi;
+	unsigned e, p, s;
+	int64_t neg, a0, a1, a2;
+	int64_t *l;
+
+	if (a->pending >= PENDING_MAX)
+		normalise(a);
+	a->pending++;
+	memcpy(&bits, &d, sizeof(bits));
+	e = (unsigned)(bits >> 52) & 0x7ff;
+	frac = bits & FRAC_MASK;
+	mant = frac | ((uint64_t)(e != 0) << 52);
+	p = e - (e != 0);
+	s = p & 31;
+	/* Split first so that no shift exceeds 64 bits: 32 + 21 bits. */
+	lo = (mant & 0xffffffff) << s;		/* < 2^63 */
+	hi = (mant >> 32) << s;			/* < 2^52 */
+	a0 = (int64_t)(lo & 0xffffffff);
+	a1 = (int64_t)((lo >> 32) + (hi & 0xffffffff));
+	a2 = (int64_t)(hi >> 32);
+	/* neg is 0 or -1: (x ^ neg) - neg is x or -x, without a branch. */
+	neg = -(int64_t)(bits >> 63) ^ flip;
+	l = a->limb + (p >> 5);
+	l[0] += (a0 ^ neg) - neg;
+	l[1] += (a1 ^ neg) - neg;
+	l[2] += (a2 ^ neg) - neg;
+}
+
+void feat_accum_add(struct feat_accum *a, double d)
+{
+	add_bits(a, d, 0);
+}
+
+void feat_accum_sub(struct feat_accum *a, double d)
+{
+	add_bits(a, d, -1);
+}
+
+void feat_accum_merge(struct feat_accum *dst, const struct feat_accum *src)
+{
+	struct feat_accum tmp;
+	int i;
+
+	if ((uint64_t)dst->pending + src->pending + 1 > PENDING_MAX) {
+		normalise(dst);
+		if ((uint64_t)src->pending + 1 > PENDING_MAX) {
+			tmp = *src;
+			normalise(&tmp);
+			src = &tmp;
+		}
+	}
+	for (i = 0; i < FEAT_ACCUM_LIMBS; i++)
+		dst->limb[i] += src->limb[i];
+	dst->pending += src->pending + 1;
+}
+
+int feat_accum_is_zero(struct feat_accum *a)
+{
+	int i;
+
+	normalise(a);
+	for (i = 0; i < FEAT_ACCUM_LIMBS; i++) {
+		if (a->limb[i])
+			return 0;
+	}
+	return 1;
+}
+
+/* Number of significant bits of a non-zero 32-bit value. */
+static unsigned bit_length(uint64_t v)
+{
+	return 64 - (unsigned)__builtin_clzll(v);
+}
+
+double feat_accum_round(struct feat_accum *a)
+{
+	int64_t mag[FEAT_ACCUM_LIMBS];
+	const int64_t *m = a->limb;
+	uint64_t hi, mid, lo, top, mant, bits, sign = 0;
+	unsigned b, round, sticky;
+	int64_t h;
+	double r;
+	int t, i;
+
+	normalise(a);
+	if (a->limb[TOP] < 0) {
+		/*
+		 * Negative: round the magnitude, which is the negated limbs
+		 * brought back to the normal form, and put the sign back.
+		 */
+		struct feat_accum n;
+
+		for (i = 0; i < FEAT_ACCUM_LIMBS; i++)
+			n.limb[i] = -a->limb[i];
+		normalise(&n);
+		memcpy(mag, n.limb, sizeof(mag));
+		m = mag;
+		sign = UINT64_C(1) << 63;
+	}
+	/* At 2^1038 and above the value is far beyond DBL_MAX. */
+	if (m[TOP])
+		return sign ? -HUGE_VAL : HUGE_VAL;
+	for (t = TOP - 1; t >= 0 && !m[t]; t--)
+		;
+	if (t < 0)
+		return 0.0;
+	if (t <= 1) {
+		uint64_t v = (uint64_t)m[1] << 32 | (uint64_t)m[0];
+
+		/*
+		 * Below 2^53 units the value is a subnormal or one of the
+		 * smallest normals, each exactly representable.
+		 */
+		if (v < (UINT64_C(1) << 53)) {
+			r = ldexp((double)v, -1074);
+			return sign ? -r : r;
+		}
+	}
+	/*
+	 * The top three limbs hold 64 + b bits, b being the bit length of the
+	 * top one; shifting them right by b leaves a 64-bit window whose top
+	 * bit is the leading bit of the value: 53 bits of significand, the
+	 * round bit and 10 bits that join the sticky bits below.
+	 */
+	hi = (uint64_t)m[t];
+	mid = t >= 1 ? (uint64_t)m[t - 1] : 0;
+	lo = t >= 2 ? (uint64_t)m[t - 2] : 0;
+	b = bit_length(hi);
+	top = ((hi << 32 | mid) << (32 - b)) | (lo >> b);
+	mant = top >> 11;
+	round = (unsigned)(top >> 10) & 1;
+	sticky = (top & 0x3ff) != 0 || (lo & ((UINT64_C(1) << b) - 1)) != 0;
+	for (i = t - 3; i >= 0 && !sticky; i--)
+		sticky = m[i] != 0;
+	/* h: the position of the leading bit, counted from 2^-1074. */
+	h = 32 * (int64_t)t + b - 1;
+	if (round && (sticky || (mant & 1))) {
+		mant++;
+		if (mant >> 53) {
+			mant >>= 1;
+			h++;
+		}
+	}
+	/* The leading bit weighs 2^(h - 1074); past 2^1023 is overflow. */
+	if (h - 1074 > 1023)
+		return sign ? -HUGE_VAL : HUGE_VAL;
+	bits = sign | (uint64_t)(h - 1074 + 1023) << 52 | (mant & FRAC_MASK);
+	memcpy(&r, &bits, sizeof(r));
+	return r;
+}

@@ -1,0 +1,50 @@
+/*
+ * aggregate.h - feat-aggregate: events to tiles, and tile streams merged.
+ */
+#ifndef FEAT_AGGREGATE_H
+#define FEAT_AGGREGATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "format.h"
+
+struct feat_error;
+struct feat_output;
+struct feat_plan;
+
+struct feat_aggregate_stats {
+	uint64_t rows;		/* data rows read */
+	uint64_t filtered;	/* skipped by "where" */
+	uint64_t late;		/* excluded as late */
+	uint64_t tiles;		/* records written */
+	int64_t first_late_line;	/* where the first late row was */
+	char first_late_file[256];
+};
+
+/*
+ * Reads the CSV events in the files of inputs ("-": stdin), one stream in
+ * that order, applies the group_by's where and select, keys the rows and
+ * writes the tile stream (or its text form) to out. Late events (DESIGN §3)
+ * are excluded, counted and, when late is not NULL, written there as CSV
+ * with the file's header. Returns 0, or -1 with err set; out is flushed but
+ * not committed.
+ */
+int feat_aggregate_events(const struct feat_plan *plan, size_t gb,
+			  const char *const *inputs, size_t ninputs,
+			  struct feat_output *out, enum feat_out_format fmt,
+			  struct feat_output *late,
+			  struct feat_aggregate_stats *stats,
+			  struct feat_error *err);
+
+/*
+ * Merges tile streams of one group_by (files in inputs, "-": stdin) into
+ * one, in time order (ties: the order of inputs). Returns 0 or -1.
+ */
+int feat_aggregate_merge(const struct feat_plan *plan,
+			 const char *const *inputs, size_t ninputs,
+			 struct feat_output *out, enum feat_out_format fmt,
+			 struct feat_aggregate_stats *stats,
+			 struct feat_error *err);
+
+#endif

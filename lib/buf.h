@@ -1,0 +1,64 @@
+/*
+ * buf.h - a growable byte buffer (in the manner of git's strbuf).
+ *
+ * The bytes are always NUL-terminated after len (when ptr is not NULL) so a
+ * buffer can be used as a C string. Growing fails only when out of memory;
+ * then the functions return -1 and leave the buffer as it was.
+ */
+#ifndef FEAT_BUF_H
+#define FEAT_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct feat_buf {
+	char *ptr;
+	size_t len;
+	size_t cap;
+};
+
+#define FEAT_BUF_INIT { NULL, 0, 0 }
+
+/* Releases the memory and leaves an empty, reusable buffer. */
+void feat_buf_release(struct feat_buf *b);
+
+/* Makes room for n more bytes. Returns 0 or -1. */
+int feat_buf_grow(struct feat_buf *b, size_t n);
+
+/* Appends n bytes. Returns 0 or -1. */
+int feat_buf_add(struct feat_buf *b, const void *p, size_t n);
+
+/* Appends a C string. Returns 0 or -1. */
+int feat_buf_adds(struct feat_buf *b, const char *s);
+
+/* Appends one byte. Returns 0 or -1. */
+int feat_buf_addc(struct feat_buf *b, int c);
+
+/* Appends printf-style text. Returns 0 or -1. */
+int feat_buf_addf(struct feat_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Appends v as an unsigned LEB128 varint. Returns 0 or -1. */
+int feat_buf_add_varint(struct feat_buf *b, uint64_t v);
+
+/* Appends v as a zigzag-encoded signed varint. Returns 0 or -1. */
+int feat_buf_add_svarint(struct feat_buf *b, int64_t v);
+
+/* Empties the buffer, keeping its memory. */
+static inline void feat_buf_reset(struct feat_buf *b)
+{
+	b->len = 0;
+	if (b->ptr)
+		b->ptr[0] = '\0';
+}
+
+/*
+ * Reads a varint from [*p, end). Returns 0 and advances *p, or -1 when the
+ * bytes end first or the varint is longer than 10 bytes.
+ */
+int feat_get_varint(const unsigned char **p, const unsigned char *end,
+		    uint64_t *v);
+int feat_get_svarint(const unsigned char **p, const unsigned char *end,
+		     int64_t *v);
+
+#endif

@@ -1,0 +1,425 @@
+/*
+ * csvin.c - CSV rows to typed values over libcsv's push parser.
+ *
+ * libcsv reports a field at a time (cb_field) and the end of a row
+ * (cb_row); with CSV_REPALL_NL it also reports every line break outside a
+ * record, which is how blank lines and "\r\n" are counted so that error
+ * messages can give the line of a row even when quoted fields span lines.
+ */
+#include <csv.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "csvin.h"
+#include "error.h"
+#include "plan.h"
+#include "time.h"
+
+struct feat_csv {
+	struct csv_parser p;
+	const struct feat_source *src;
+	char *file;
+	feat_csv_row_fn fn;
+	void *ctx;
+	struct feat_error *err;
+	int failed;
+	int cr_pending;		/* the last row ended with '\r' */
+	long line;		/* line where the next row starts */
+	long row_newlines;	/* line breaks inside this row's fields */
+	int have_header;
+	/* header: file field -> column, or -1 when the column is not used */
+	long *field_col;
+	size_t nheader;
+	char **header;
+	/* the row being read */
+	size_t nfields;
+	struct feat_value *vals;
+	unsigned char *seen;	/* per column: a field filled it */
+	struct feat_buf arena;
+	size_t *field_off;
+	size_t *field_lens;
+	const char **fields;
+	size_t fields_cap;
+};
+
+static int no_space(unsigned char c)
+{
+	(void)c;
+	return 0;
+}
+
+static int is_term(unsigned char c)
+{
+	return c == '\n' || c == '\r';
+}
+
+struct feat_csv *feat_csv_new(const struct feat_source *src, const char *file,
+			      feat_csv_row_fn fn, void *ctx)
+{
+	struct feat_csv *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	if (csv_init(&r->p, CSV_STRICT | CSV_REPALL_NL | CSV_STRICT_FINI)) {
+		free(r);
+		return NULL;
+	}
+	csv_set_delim(&r->p, (unsigned char)src->fmt.delim);
+	csv_set_quote(&r->p, (unsigned char)src->fmt.quote);
+	csv_set_space_func(&r->p, no_space);
+	csv_set_term_func(&r->p, is_term);
+	r->src = src;
+	r->file = strdup(file);
+	r->fn = fn;
+	r->ctx = ctx;
+	r->line = 1;
+	r->vals = calloc(src->ncols, sizeof(*r->vals));
+	r->seen = calloc(src->ncols, 1);
+	if (!r->file || !r->vals || !r->seen) {
+		feat_csv_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void feat_csv_free(struct feat_csv *r)
+{
+	size_t i;
+
+	if (!r)
+		return;
+	csv_free(&r->p);
+	free(r->file);
+	free(r->field_col);
+	for (i = 0; i < r->nheader; i++)
+		free(r->header[i]);
+	free(r->header);
+	free(r->vals);
+	free(r->seen);
+	feat_buf_release(&r->arena);
+	free(r->field_off);
+	free(r->field_lens);
+	free(r->fields);
+	free(r);
+}
+
+size_t feat_csv_header(const struct feat_csv *r, const char *const **names)
+{
+	*names = (const char *const *)r->header;
+	return r->nheader;
+}
+
+static int fail(struct feat_csv *r)
+{
+	r->failed = 1;
+	return -1;
+}
+
+static int grow_fields(struct feat_csv *r)
+{
+	size_t cap = r->fields_cap ? r->fields_cap * 2 : 16;
+	size_t *off = realloc(r->field_off, cap * sizeof(*off));
+
+	if (!off)
+		return -1;
+	r->field_off = off;
+	off = realloc(r->field_lens, cap * sizeof(*off));
+	if (!off)
+		return -1;
+	r->field_lens = off;
+	{
+		const char **f = realloc(r->fields, cap * sizeof(*f));
+
+		if (!f)
+			return -1;
+		r->fields = f;
+	}
+	r->fields_cap = cap;
+	return 0;
+}
+
+static int convert(struct feat_csv *r, size_t col, const char *s, size_t n,
+		   size_t off)
+{
+	const struct feat_column *c = &r->src->cols[col];
+	struct feat_value *v = &r->vals[col];
+	const char *what = NULL;
+
+	r->seen[col] = 1;
+	if (n == strlen(r->src->fmt.null_text) &&
+	    !memcmp(s, r->src->fmt.null_text, n)) {
+		v->type = FEAT_NULL;
+		return 0;
+	}
+	switch (c->type) {
+	case FEAT_INT:
+		v->type = FEAT_INT;
+		if (feat_parse_int(s, n, &v->u.i) < 0)
+			what = "int";
+		break;
+	case FEAT_DOUBLE:
+		v->type = FEAT_DOUBLE;
+		if (feat_parse_double(s, n, &v->u.d) < 0)
+			what = "double";
+		else if (!(v->u.d - v->u.d == 0))
+			v->type = FEAT_NULL;	/* NaN and infinities are null */
+		break;
+	case FEAT_BOOL: {
+		int b;
+
+		v->type = FEAT_BOOL;
+		if (feat_parse_bool(s, n, &b) < 0)
+			what = "bool";
+		v->u.i = b;
+		break;
+	}
+	case FEAT_TIMESTAMP:
+		v->type = FEAT_TIMESTAMP;
+		if (feat_ts_parse(s, n, c->unit, &v->u.i) < 0)
+			what = feat_column_type_name(c);
+		break;
+	case FEAT_STRING:
+		/* The arena may move while the row grows: keep the offset
+		 * and point into the arena when the row is complete. */
+		v->type = FEAT_STRING;
+		v->u.s.ptr = (const char *)(uintptr_t)off;
+		v->u.s.len = n;
+		break;
+	case FEAT_NULL:
+		break;
+	}
+	if (what) {
+		feat_error_set(r->err, r->file, r->line, (long)r->nfields + 1,
+			       "cannot parse '%.*s' as %s (column '%s')",
+			       (int)(n > 60 ? 60 : n), s, what, c->name);
+		return fail(r);
+	}
+	return 0;
+}
+
+static void cb_field(void *s, size_t n, void *data)
+{
+	struct feat_csv *r = data;
+	size_t off;
+
+	if (r->failed)
+		return;
+	if (!s)
+		s = "";
+	if (memchr(s, '\n', n)) {
+		const char *p = s, *end = p + n;
+
+		while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+			r->row_newlines++;
+			p++;
+		}
+	}
+	if (r->nfields == r->fields_cap && grow_fields(r) < 0) {
+		feat_error_nomem(r->err);
+		fail(r);
+		return;
+	}
+	off = r->arena.len;
+	if (feat_buf_add(&r->arena, s, n) < 0 || feat_buf_addc(&r->arena, 0) < 0) {
+		feat_error_nomem(r->err);
+		fail(r);
+		return;
+	}
+	r->field_off[r->nfields] = off;
+	r->field_lens[r->nfields] = n;
+	if (r->have_header) {
+		long col = r->nfields < r->nheader ? r->field_col[r->nfields] : -1;
+
+		if (col >= 0 && convert(r, (size_t)col, s, n, off) < 0)
+			return;
+	}
+	r->nfields++;
+}
+
+static int take_header(struct feat_csv *r)
+{
+	const struct feat_source *src = r->src;
+	size_t i, n = src->fmt.header ? r->nfields : src->ncols;
+
+	r->header = calloc(n ? n : 1, sizeof(*r->header));
+	r->field_col = calloc(n ? n : 1, sizeof(*r->field_col));
+	if (!r->header || !r->field_col)
+		return feat_error_nomem(r->err);
+	for (i = 0; i < n; i++) {
+		const char *name = src->fmt.header ? r->arena.ptr + r->field_off[i]
+						   : src->cols[i].name;
+		size_t k;
+
+		r->header[i] = strdup(name);
+		if (!r->header[i])
+			return feat_error_nomem(r->err);
+		r->nheader = i + 1;
+		r->field_col[i] = -1;
+		for (k = 0; k < src->ncols; k++)
+			if (!strcmp(src->cols[k].name, name))
+				break;
+		if (k < src->ncols) {
+			size_t m;
+
+			for (m = 0; m < i; m++)
+				if (r->field_col[m] == (long)k)
+					return feat_error_set(r->err, r->file, r->line,
+							      (long)i + 1,
+							      "column '%s' appears twice in the header",
+							      name);
+			r->field_col[i] = (long)k;
+		}
+	}
+	for (i = 0; i < src->ncols; i++) {
+		size_t m;
+
+		for (m = 0; m < n; m++)
+			if (r->field_col[m] == (long)i)
+				break;
+		if (m == n)
+			return feat_error_set(r->err, r->file, r->line, 0,
+					      "missing column '%s'", src->cols[i].name);
+	}
+	r->have_header = 1;
+	return 0;
+}
+
+static void end_row(struct feat_csv *r)
+{
+	const struct feat_source *src = r->src;
+	struct feat_csv_row row;
+	size_t i;
+
+	if (src->fmt.header && !r->have_header) {
+		if (take_header(r) < 0)
+			fail(r);
+		return;
+	}
+	if (r->nfields != r->nheader) {
+		feat_error_set(r->err, r->file, r->line,
+			       (long)(r->nfields < r->nheader ? r->nfields : r->nheader + 1),
+			       "expected %zu fields, found %zu", r->nheader,
+			       r->nfields);
+		fail(r);
+		return;
+	}
+	for (i = 0; i < r->nfields; i++)
+		r->fields[i] = r->arena.ptr + r->field_off[i];
+	for (i = 0; i < src->ncols; i++)
+		if (r->vals[i].type == FEAT_STRING)
+			r->vals[i].u.s.ptr = r->arena.ptr +
+					     (uintptr_t)r->vals[i].u.s.ptr;
+	row.vals = r->vals;
+	row.nfields = r->nfields;
+	row.fields = r->fields;
+	row.field_lens = r->field_lens;
+	row.line = r->line;
+	if (r->fn(r->ctx, &row, r->err) < 0)
+		fail(r);
+}
+
+static void cb_row(int c, void *data)
+{
+	struct feat_csv *r = data;
+
+	if (r->failed)
+		return;
+	if (r->nfields == 0) {
+		/* A line break outside a record: a blank line, or the '\n'
+		 * of a "\r\n" that already ended the row. */
+		if (!(c == '\n' && r->cr_pending))
+			r->line++;
+		r->cr_pending = 0;
+		return;
+	}
+	if (!r->have_header && !r->src->fmt.header && take_header(r) < 0) {
+		fail(r);
+		return;
+	}
+	if (!r->have_header && !r->src->fmt.header)
+		return;
+	end_row(r);
+	r->line += 1 + r->row_newlines;
+	r->row_newlines = 0;
+	r->cr_pending = c == '\r';
+	r->nfields = 0;
+	feat_buf_reset(&r->arena);
+}
+
+/* A headerless source knows its columns before the first field. */
+static int start(struct feat_csv *r)
+{
+	if (!r->have_header && !r->src->fmt.header && take_header(r) < 0)
+		return fail(r);
+	return 0;
+}
+
+int feat_csv_feed(struct feat_csv *r, const void *p, size_t n,
+		  struct feat_error *err)
+{
+	size_t done;
+
+	r->err = err;
+	if (r->failed)
+		return -1;
+	if (start(r) < 0)
+		return -1;
+	done = csv_parse(&r->p, p, n, cb_field, cb_row, r);
+	if (r->failed)
+		return -1;
+	if (done < n) {
+		feat_error_set(err, r->file, r->line, (long)r->nfields + 1,
+			       "malformed CSV: %s (a quote inside an unquoted field, or text after a closing quote)",
+			       csv_strerror(csv_error(&r->p)));
+		return fail(r);
+	}
+	return 0;
+}
+
+int feat_csv_finish(struct feat_csv *r, struct feat_error *err)
+{
+	r->err = err;
+	if (r->failed)
+		return -1;
+	if (start(r) < 0)
+		return -1;
+	if (csv_fini(&r->p, cb_field, cb_row, r)) {
+		if (r->failed)
+			return -1;
+		feat_error_set(err, r->file, r->line, (long)r->nfields + 1,
+			       "malformed CSV: unterminated quoted field at end of input");
+		return fail(r);
+	}
+	if (r->failed)
+		return -1;
+	if (r->src->fmt.header && !r->have_header)
+		return feat_error_set(err, r->file, 0, 0,
+				      "no header row (the source declares \"header\": true)");
+	return 0;
+}
+
+int feat_csv_quote(struct feat_buf *out, const char *s, size_t n, char delim,
+		   char quote)
+{
+	size_t i;
+	int need = 0;
+
+	for (i = 0; i < n; i++)
+		if (s[i] == delim || s[i] == quote || s[i] == '\n' ||
+		    s[i] == '\r') {
+			need = 1;
+			break;
+		}
+	if (!need)
+		return feat_buf_add(out, s, n);
+	if (feat_buf_addc(out, quote) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] == quote && feat_buf_addc(out, quote) < 0)
+			return -1;
+		if (feat_buf_addc(out, s[i]) < 0)
+			return -1;
+	}
+	return feat_buf_addc(out, quote);
+}

@@ -1,0 +1,198 @@
+/*
+ * hash.c - FNV-1a, the in-memory key hash and the key map.
+ *
+ * The key map is open addressing with linear probing over a table of ids;
+ * keys live in large chunks that never move, so the pointers handed out stay
+ * valid, and growing the table rehashes ids only (hashes are kept).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+
+uint32_t feat_fnv1a32(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	uint32_t h = 0x811c9dc5u;
+
+	while (n--) {
+		h ^= *s++;
+		h *= 0x01000193u;
+	}
+	return h;
+}
+
+uint64_t feat_fnv1a64(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	while (n--) {
+		h ^= *s++;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static inline uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+uint64_t feat_hash_bytes(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+	uint64_t w;
+
+	while (n >= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ mix(w)) * 0x100000001b3ull;
+		s += 8;
+		n -= 8;
+	}
+	w = 0;
+	memcpy(&w, s, n);
+	h ^= mix(w + n);
+	return mix(h);
+}
+
+void feat_keymap_init(struct feat_keymap *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+void feat_keymap_release(struct feat_keymap *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nchunks; i++)
+		free(m->chunks[i]);
+	free(m->chunks);
+	free(m->slots);
+	free(m->ents);
+	memset(m, 0, sizeof(*m));
+}
+
+static int rehash(struct feat_keymap *m, size_t nslots)
+{
+	uint32_t *slots = calloc(nslots, sizeof(*slots));
+	size_t i;
+
+	if (!slots)
+		return -1;
+	for (i = 0; i < m->count; i++) {
+		size_t j = m->ents[i].hash & (nslots - 1);
+
+		while (slots[j])
+			j = (j + 1) & (nslots - 1);
+		slots[j] = (uint32_t)(i + 1);
+	}
+	free(m->slots);
+	m->slots = slots;
+	m->nslots = nslots;
+	return 0;
+}
+
+static unsigned char *store(struct feat_keymap *m, const void *key, size_t len)
+{
+	unsigned char *dst;
+
+	if (m->chunk_used + len > m->chunk_cap || !m->nchunks) {
+		size_t cap = len > 65536 ? len : 65536;
+		unsigned char **chunks;
+		unsigned char *c = malloc(cap ? cap : 1);
+
+		if (!c)
+			return NULL;
+		chunks = realloc(m->chunks, (m->nchunks + 1) * sizeof(*chunks));
+		if (!chunks) {
+			free(c);
+			return NULL;
+		}
+		m->chunks = chunks;
+		m->chunks[m->nchunks++] = c;
+		m->chunk_used = 0;
+		m->chunk_cap = cap;
+	}
+	dst = m->chunks[m->nchunks - 1] + m->chunk_used;
+	if (len)
+		memcpy(dst, key, len);
+	m->chunk_used += len;
+	return dst;
+}
+
+long feat_keymap_find(const struct feat_keymap *m, const void *key,
+		      size_t len)
+{
+	uint64_t h;
+	size_t j;
+
+	if (!m->nslots)
+		return -1;
+	h = feat_hash_bytes(key, len);
+	j = h & (m->nslots - 1);
+	while (m->slots[j]) {
+		const struct feat_keymap_ent *e = &m->ents[m->slots[j] - 1];
+
+		if (e->hash == h && e->len == len &&
+		    (len == 0 || !memcmp(e->key, key, len)))
+			return (long)m->slots[j] - 1;
+		j = (j + 1) & (m->nslots - 1);
+	}
+	return -1;
+}
+
+long feat_keymap_intern(struct feat_keymap *m, const void *key, size_t len,
+			int *added)
+{
+	uint64_t h = feat_hash_bytes(key, len);
+	size_t j;
+	struct feat_keymap_ent *e;
+
+	if (added)
+		*added = 0;
+	if (m->nslots) {
+		j = h & (m->nslots - 1);
+		while (m->slots[j]) {
+			e = &m->ents[m->slots[j] - 1];
+			if (e->hash == h && e->len == len &&
+			    (len == 0 || !memcmp(e->key, key, len)))
+				return (long)m->slots[j] - 1;
+			j = (j + 1) & (m->nslots - 1);
+		}
+	}
+	if (m->count >= UINT32_MAX - 1 || len > UINT32_MAX)
+		return -1;
+	if ((m->count + 1) * 2 > m->nslots &&
+	    rehash(m, m->nslots ? m->nslots * 2 : 64) < 0)
+		return -1;
+	if (m->count == m->ents_cap) {
+		size_t cap = m->ents_cap ? m->ents_cap * 2 : 64;
+		struct feat_keymap_ent *ents = realloc(m->ents,
+						       cap * sizeof(*ents));
+
+		if (!ents)
+			return -1;
+		m->ents = ents;
+		m->ents_cap = cap;
+	}
+	e = &m->ents[m->count];
+	e->key = store(m, key, len);
+	if (!e->key)
+		return -1;
+	e->len = (uint32_t)len;
+	e->hash = h;
+	j = h & (m->nslots - 1);
+	while (m->slots[j])
+		j = (j + 1) & (m->nslots - 1);
+	m->slots[j] = (uint32_t)(m->count + 1);
+	if (added)
+		*added = 1;
+	return (long)m->count++;
+}

@@ -1,0 +1,629 @@
+/*
+ * join.c - the point-in-time join.
+ *
+ * Left rows are queued in input order (their output slots) and indexed by
+ * (time, position) in a heap. Queries are answered in time order: for the
+ * earliest pending query at T, every tile stream is read up to its first
+ * record at or after T, the records before T are applied to their
+ * group_by's state, and the state is evaluated at T. Answered rows wait in
+ * their slots until every row before them is answered, then leave.
+ *
+ * A query can be answered only when no later left row can be earlier than
+ * it: by default the left side has no lateness bound, so rows are answered
+ * at the end of the left input; a "lateness" on the join's left lets them
+ * be answered while the left input is still live.
+ *
+ * Slot texts live in two arenas: A (in slot order: the left row's output
+ * text, its encoded values and its encoded keys) and B (in answer order:
+ * the feature text). Both are compacted as rows leave, so memory follows
+ * the rows waiting, not the rows seen.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "csvin.h"
+#include "error.h"
+#include "expr.h"
+#include "io.h"
+#include "join.h"
+#include "plan.h"
+#include "state.h"
+#include "tile.h"
+#include "tilein.h"
+
+struct slot {
+	int64_t T;
+	size_t a_off;		/* left text, then values, then keys */
+	size_t left_len, vals_len, keys_len;
+	size_t b_off, b_len;
+	int answered;
+};
+
+struct gbrun {
+	struct feat_state st;
+	struct feat_tilein **streams;
+	size_t nstreams;
+	int64_t *last_ts;	/* per stream, for the order check */
+	int used;
+};
+
+struct jrun {
+	const struct feat_plan *plan;
+	const struct feat_join *j;
+	enum feat_out_format fmt;
+	struct feat_output *out;
+	struct feat_join_stats *stats;
+	struct gbrun *gbs;
+	/* left */
+	struct feat_input in;
+	struct feat_csv *csv;
+	long *field_col;	/* left file field -> left column or -1 */
+	size_t nfields;
+	int header_done;
+	int64_t left_max;
+	int have_left_max;
+	/* slots */
+	struct slot *slots;
+	size_t front, count, cap;	/* slot seq front .. front + count */
+	uint64_t first_seq;		/* seq of slots[front] */
+	uint64_t *heap;
+	size_t nheap, heap_cap;
+	struct feat_buf a, b;
+	size_t b_live;
+	/* scratch */
+	struct feat_value *feat_vals;	/* per part feature values */
+	struct feat_value *drow;	/* left values + outputs */
+	struct feat_buf text;
+};
+
+static struct slot *slot_at(struct jrun *r, uint64_t seq)
+{
+	return &r->slots[(r->front + (seq - r->first_seq)) % r->cap];
+}
+
+static int heap_less(struct jrun *r, uint64_t x, uint64_t y)
+{
+	int64_t tx = slot_at(r, x)->T, ty = slot_at(r, y)->T;
+
+	return tx < ty || (tx == ty && x < y);
+}
+
+static void heap_push(struct jrun *r, uint64_t seq)
+{
+	size_t i = r->nheap++;
+
+	r->heap[i] = seq;
+	while (i) {
+		size_t p = (i - 1) / 2;
+		uint64_t t;
+
+		if (!heap_less(r, r->heap[i], r->heap[p]))
+			break;
+		t = r->heap[i];
+		r->heap[i] = r->heap[p];
+		r->heap[p] = t;
+		i = p;
+	}
+}
+
+static void heap_pop(struct jrun *r)
+{
+	size_t i = 0, n = --r->nheap;
+
+	r->heap[0] = r->heap[n];
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		uint64_t t;
+
+		if (l < n && heap_less(r, r->heap[l], r->heap[m]))
+			m = l;
+		if (l + 1 < n && heap_less(r, r->heap[l + 1], r->heap[m]))
+			m = l + 1;
+		if (m == i)
+			break;
+		t = r->heap[i];
+		r->heap[i] = r->heap[m];
+		r->heap[m] = t;
+		i = m;
+	}
+}
+
+static int grow_slots(struct jrun *r)
+{
+	size_t cap = r->cap ? r->cap * 2 : 1024, i;
+	struct slot *s = malloc(cap * sizeof(*s));
+	uint64_t *h;
+
+	if (!s)
+		return -1;
+	for (i = 0; i < r->count; i++)
+		s[i] = r->slots[(r->front + i) % r->cap];
+	free(r->slots);
+	r->slots = s;
+	r->front = 0;
+	h = realloc(r->heap, cap * sizeof(*h));
+	if (!h)
+		return -1;
+	r->heap = h;
+	r->cap = cap;
+	return 0;
+}
+
+static int write_header(struct jrun *r, struct feat_error *err)
+{
+	const char *const *names;
+	size_t n, i;
+
+	if (r->header_done)
+		return 0;
+	r->header_done = 1;
+	n = feat_csv_header(r->csv, &names);
+	if (r->fmt != FEAT_OUT_CSV)
+		return 0;
+	feat_buf_reset(&r->text);
+	for (i = 0; i < n; i++) {
+		if (i)
+			feat_buf_addc(&r->text, ',');
+		feat_csv_quote(&r->text, names[i], strlen(names[i]), ',', '"');
+	}
+	for (i = 0; i < r->j->noutputs; i++) {
+		if (n || i)
+			feat_buf_addc(&r->text, ',');
+		feat_buf_adds(&r->text, r->j->outputs[i].name);
+	}
+	feat_buf_addc(&r->text, '\n');
+	if (!r->text.ptr)
+		return feat_error_nomem(err);
+	return feat_output_write(r->out, r->text.ptr, r->text.len, err);
+}
+
+static int map_fields(struct jrun *r, struct feat_error *err)
+{
+	const char *const *names;
+	size_t n = feat_csv_header(r->csv, &names), i, k;
+
+	r->field_col = calloc(n + 1, sizeof(*r->field_col));
+	if (!r->field_col)
+		return feat_error_nomem(err);
+	r->nfields = n;
+	for (i = 0; i < n; i++) {
+		r->field_col[i] = -1;
+		for (k = 0; k < r->j->left.ncols; k++)
+			if (!strcmp(names[i], r->j->left.cols[k].name))
+				r->field_col[i] = (long)k;
+	}
+	return 0;
+}
+
+static int on_left(void *ctx, const struct feat_csv_row *row,
+		   struct feat_error *err)
+{
+	struct jrun *r = ctx;
+	const struct feat_join *j = r->j;
+	const struct feat_source *left = &j->left;
+	struct feat_buf *a = &r->a;
+	struct slot *s;
+	size_t i, k, start;
+	int64_t T;
+
+	if (!r->field_col && map_fields(r, err) < 0)
+		return -1;
+	if (write_header(r, err) < 0)
+		return -1;
+	r->stats->rows++;
+	if (row->vals[left->time_col].type == FEAT_NULL)
+		return feat_error_set(err, r->in.name, row->line, 0,
+				      "missing left row time (column '%s' is empty)",
+				      left->cols[left->time_col].name);
+	T = row->vals[left->time_col].u.i;
+	if (left->lateness >= 0 && r->have_left_max &&
+	    T < r->left_max - left->lateness) {
+		r->stats->late++;
+		return 0;
+	}
+	if (!r->have_left_max || T > r->left_max) {
+		r->left_max = T;
+		r->have_left_max = 1;
+	}
+	if (r->count == r->cap && grow_slots(r) < 0)
+		return feat_error_nomem(err);
+	s = &r->slots[(r->front + r->count) % r->cap];
+	memset(s, 0, sizeof(*s));
+	s->T = T;
+	s->a_off = a->len;
+	for (i = 0; i < row->nfields; i++) {
+		if (r->fmt == FEAT_OUT_CSV) {
+			if (i)
+				feat_buf_addc(a, ',');
+			feat_csv_quote(a, row->fields[i], row->field_lens[i],
+				       ',', '"');
+		} else {
+			const char *const *names;
+			long col = i < r->nfields ? r->field_col[i] : -1;
+
+			feat_csv_header(r->csv, &names);
+			feat_buf_addc(a, i ? ',' : '{');
+			feat_fmt_json_string(a, names[i], strlen(names[i]));
+			feat_buf_addc(a, ':');
+			if (col >= 0)
+				feat_fmt_json_value(a, &row->vals[col]);
+			else
+				feat_fmt_json_string(a, row->fields[i],
+						     row->field_lens[i]);
+		}
+	}
+	if (r->fmt == FEAT_OUT_JSONL && !row->nfields)
+		feat_buf_addc(a, '{');
+	s->left_len = a->len - s->a_off;
+	start = a->len;
+	for (i = 0; i < left->ncols; i++)
+		feat_tile_put_value(a, &row->vals[i]);
+	s->vals_len = a->len - start;
+	start = a->len;
+	for (i = 0; i < j->nparts; i++) {
+		const struct feat_part *p = &j->parts[i];
+		const struct feat_group_by *g = &r->plan->group_bys[p->group_by];
+		size_t lenpos = a->len;
+
+		feat_buf_add_varint(a, 0);	/* placeholder, fixed below */
+		for (k = 0; k < g->nkeys; k++)
+			feat_tile_put_value(a, &row->vals[p->left_keys[k]]);
+		/* A key longer than 127 bytes needs a wider length: rebuild. */
+		{
+			size_t klen = a->len - lenpos - 1;
+
+			if (klen < 128) {
+				a->ptr[lenpos] = (char)klen;
+			} else {
+				struct feat_buf tmp = FEAT_BUF_INIT;
+
+				if (feat_buf_add_varint(&tmp, klen) < 0 ||
+				    feat_buf_add(&tmp, a->ptr + lenpos + 1, klen) < 0) {
+					feat_buf_release(&tmp);
+					return feat_error_nomem(err);
+				}
+				a->len = lenpos;
+				feat_buf_add(a, tmp.ptr, tmp.len);
+				feat_buf_release(&tmp);
+			}
+		}
+	}
+	s->keys_len = a->len - start;
+	if (!a->ptr)
+		return feat_error_nomem(err);
+	heap_push(r, r->first_seq + r->count);
+	r->count++;
+	return 0;
+}
+
+static int flush_out(void *ctx, struct feat_error *err)
+{
+	struct jrun *r = ctx;
+
+	return feat_output_flush(r->out, err);
+}
+
+/* Moves slot texts down once most of the arenas are dead. */
+static void compact(struct jrun *r)
+{
+	size_t i;
+
+	if (r->count && r->slots[r->front].a_off > (1u << 20) &&
+	    r->slots[r->front].a_off * 2 > r->a.len) {
+		size_t d = r->slots[r->front].a_off;
+
+		memmove(r->a.ptr, r->a.ptr + d, r->a.len - d);
+		r->a.len -= d;
+		for (i = 0; i < r->count; i++)
+			r->slots[(r->front + i) % r->cap].a_off -= d;
+	} else if (!r->count) {
+		feat_buf_reset(&r->a);
+	}
+	if (r->b.len > 2 * r->b_live + (1u << 20)) {
+		struct feat_buf fresh = FEAT_BUF_INIT;
+
+		if (feat_buf_grow(&fresh, r->b_live) < 0)
+			return;		/* keep the old arena; try later */
+		for (i = 0; i < r->count; i++) {
+			struct slot *s = &r->slots[(r->front + i) % r->cap];
+
+			if (!s->answered)
+				continue;
+			feat_buf_add(&fresh, r->b.ptr + s->b_off, s->b_len);
+			s->b_off = fresh.len - s->b_len;
+		}
+		feat_buf_release(&r->b);
+		r->b = fresh;
+	}
+}
+
+/* Writes the answered rows at the front of the queue. */
+static int emit_ready(struct jrun *r, struct feat_error *err)
+{
+	while (r->count && r->slots[r->front].answered) {
+		struct slot *s = &r->slots[r->front];
+
+		if (feat_output_write(r->out, r->a.ptr + s->a_off, s->left_len, err) < 0 ||
+		    feat_output_write(r->out, r->b.ptr + s->b_off, s->b_len, err) < 0)
+			return -1;
+		r->b_live -= s->b_len;
+		r->front = (r->front + 1) % r->cap;
+		r->count--;
+		r->first_seq++;
+	}
+	compact(r);
+	return 0;
+}
+
+/* Applies every record of group_by gi before T, reading as needed. */
+static int advance(struct jrun *r, size_t gi, int64_t T,
+		   struct feat_error *err)
+{
+	struct gbrun *gr = &r->gbs[gi];
+
+	for (;;) {
+		long best = -1;
+		size_t i;
+
+		for (i = 0; i < gr->nstreams; i++) {
+			struct feat_tilein *t = gr->streams[i];
+
+			if (feat_tilein_peek(t, flush_out, r, err) < 0)
+				return -1;
+			if (t->have && t->rec.ts < gr->last_ts[i])
+				return feat_error_set(err, t->in.name, 0, 0,
+						      "tile stream is not in time order");
+			if (t->have && (best < 0 ||
+					t->rec.ts < gr->streams[best]->rec.ts))
+				best = (long)i;
+		}
+		if (best < 0 || gr->streams[best]->rec.ts >= T)
+			return 0;
+		{
+			struct feat_tilein *t = gr->streams[best];
+
+			gr->last_ts[best] = t->rec.ts;
+			if (feat_state_add(&gr->st, t->rec.key, t->rec.klen,
+					   t->rec.ts, t->rec.inputs, err) < 0)
+				return -1;
+			r->stats->events++;
+			feat_tilein_pop(t);
+		}
+	}
+}
+
+static int answer(struct jrun *r, uint64_t seq, struct feat_error *err)
+{
+	const struct feat_join *j = r->j;
+	struct slot *s = slot_at(r, seq);
+	const unsigned char *p = (const unsigned char *)r->a.ptr + s->a_off +
+				 s->left_len;
+	const unsigned char *end = p + s->vals_len;
+	struct feat_buf *b = &r->b;
+	size_t i, k, nleft = j->left.ncols;
+
+	for (i = 0; i < nleft; i++)
+		if (feat_tile_get_value(&p, end, &r->drow[i]) < 0)
+			return feat_error_set(err, NULL, 0, 0, "internal error: bad left row");
+	end = p + s->keys_len;
+	for (i = 0; i < j->nparts; i++) {
+		const struct feat_part *pt = &j->parts[i];
+		const struct feat_group_by *g = &r->plan->group_bys[pt->group_by];
+		struct gbrun *gr = &r->gbs[pt->group_by];
+		uint64_t klen;
+		long id = -1;
+		int null_key = 0;
+
+		if (feat_get_varint(&p, end, &klen) < 0)
+			return feat_error_set(err, NULL, 0, 0, "internal error: bad key");
+		/* A null key matches nothing, as in SQL. */
+		for (k = 0; k < g->nkeys; k++)
+			if (r->drow[pt->left_keys[k]].type == FEAT_NULL)
+				null_key = 1;
+		if (!null_key)
+			id = feat_state_find(&gr->st, p, (size_t)klen);
+		p += klen;
+		feat_state_eval(&gr->st, id, s->T, r->drow + nleft + pt->first_output);
+	}
+	for (i = 0; i < j->nderive; i++)
+		feat_expr_eval(j->derive[i], r->drow,
+			       &r->drow[nleft + j->nfeature_outputs + i]);
+	s->b_off = b->len;
+	for (i = 0; i < j->noutputs; i++) {
+		const struct feat_value *v = &r->drow[nleft + i];
+
+		if (r->fmt == FEAT_OUT_CSV) {
+			if (i || s->left_len)
+				feat_buf_addc(b, ',');
+			feat_fmt_csv_value(b, v);
+		} else {
+			if (i || s->left_len > 1)
+				feat_buf_addc(b, ',');
+			feat_fmt_json_string(b, j->outputs[i].name,
+					     strlen(j->outputs[i].name));
+			feat_buf_addc(b, ':');
+			feat_fmt_json_value(b, v);
+		}
+	}
+	feat_buf_adds(b, r->fmt == FEAT_OUT_CSV ? "\n" : "}\n");
+	if (!b->ptr)
+		return feat_error_nomem(err);
+	s->b_len = b->len - s->b_off;
+	r->b_live += s->b_len;
+	s->answered = 1;
+	return 0;
+}
+
+static int read_left(struct jrun *r, struct feat_error *err)
+{
+	ssize_t n;
+
+	if (!feat_input_ready(&r->in) && flush_out(r, err) < 0)
+		return -1;
+	n = feat_input_read(&r->in, err);
+	if (n < 0)
+		return -1;
+	if (n == 0) {
+		if (feat_csv_finish(r->csv, err) < 0)
+			return -1;
+		if (!r->field_col && map_fields(r, err) < 0)
+			return -1;
+		return write_header(r, err);
+	}
+	return feat_csv_feed(r->csv, r->in.buf, (size_t)n, err);
+}
+
+static int open_tiles(struct jrun *r, const char *const *tiles, size_t ntiles,
+		      struct feat_error *err)
+{
+	const struct feat_plan *plan = r->plan;
+	size_t i;
+
+	for (i = 0; i < r->j->nparts; i++)
+		r->gbs[r->j->parts[i].group_by].used = 1;
+	for (i = 0; i < ntiles; i++) {
+		struct feat_tilein *t = calloc(1, sizeof(*t));
+		struct gbrun *gr;
+		void *p;
+
+		if (!t)
+			return feat_error_nomem(err);
+		if (feat_tilein_open(t, tiles[i], plan, err) < 0) {
+			free(t);
+			return -1;
+		}
+		if (feat_tilein_peek(t, NULL, NULL, err) < 0) {
+			feat_tilein_close(t);
+			free(t);
+			return -1;
+		}
+		gr = &r->gbs[t->rd.group_by];
+		if (!gr->used) {
+			feat_error_set(err, t->in.name, 0, 0,
+				       "tile stream of group_by '%s', which the join does not use",
+				       plan->group_bys[t->rd.group_by].name);
+			feat_tilein_close(t);
+			free(t);
+			return -1;
+		}
+		p = realloc(gr->streams, (gr->nstreams + 1) * sizeof(*gr->streams));
+		if (p)
+			gr->streams = p;
+		p = p ? realloc(gr->last_ts, (gr->nstreams + 1) * sizeof(*gr->last_ts)) : NULL;
+		if (!p) {
+			feat_tilein_close(t);
+			free(t);
+			return feat_error_nomem(err);
+		}
+		gr->last_ts = p;
+		gr->last_ts[gr->nstreams] = INT64_MIN;
+		gr->streams[gr->nstreams++] = t;
+	}
+	for (i = 0; i < plan->ngroup_bys; i++)
+		if (r->gbs[i].used && !r->gbs[i].nstreams)
+			return feat_error_set(err, NULL, 0, 0,
+					      "no tile stream for group_by '%s'; give its tiles (feat-aggregate --group-by %s)",
+					      plan->group_bys[i].name, plan->group_bys[i].name);
+	return 0;
+}
+
+int feat_join_run(const struct feat_plan *plan, const char *left,
+		  const char *const *tiles, size_t ntiles,
+		  struct feat_output *out, enum feat_out_format fmt,
+		  struct feat_join_stats *stats, struct feat_error *err)
+{
+	struct jrun r;
+	size_t i, k;
+	int ret = -1, in_open = 0;
+
+	memset(&r, 0, sizeof(r));
+	memset(stats, 0, sizeof(*stats));
+	if (!plan->join)
+		return feat_error_set(err, NULL, 0, 0, "the plan has no \"join\"");
+	r.plan = plan;
+	r.j = plan->join;
+	r.fmt = fmt;
+	r.out = out;
+	r.stats = stats;
+	r.gbs = calloc(plan->ngroup_bys, sizeof(*r.gbs));
+	r.drow = calloc(r.j->left.ncols + r.j->noutputs + 1, sizeof(*r.drow));
+	if (!r.gbs || !r.drow) {
+		feat_error_nomem(err);
+		goto out;
+	}
+	for (i = 0; i < plan->ngroup_bys; i++)
+		if (feat_state_init(&r.gbs[i].st, &plan->group_bys[i], err) < 0)
+			goto out;
+	if (open_tiles(&r, tiles, ntiles, err) < 0)
+		goto out;
+	if (feat_input_open(&r.in, left, err) < 0)
+		goto out;
+	in_open = 1;
+	r.csv = feat_csv_new(&r.j->left, r.in.name, on_left, &r);
+	if (!r.csv) {
+		feat_error_nomem(err);
+		goto out;
+	}
+	for (;;) {
+		uint64_t q;
+		int64_t T;
+
+		if (!r.in.eof && (r.j->left.lateness < 0 || !r.nheap ||
+				  slot_at(&r, r.heap[0])->T >
+					  r.left_max - r.j->left.lateness)) {
+			if (read_left(&r, err) < 0)
+				goto out;
+			continue;
+		}
+		if (!r.nheap)
+			break;
+		q = r.heap[0];
+		T = slot_at(&r, q)->T;
+		for (i = 0; i < plan->ngroup_bys; i++)
+			if (r.gbs[i].used && advance(&r, i, T, err) < 0)
+				goto out;
+		if (answer(&r, q, err) < 0)
+			goto out;
+		heap_pop(&r);
+		if (emit_ready(&r, err) < 0)
+			goto out;
+	}
+	/* Read every stream to its end, so that a truncated or corrupted
+	 * stream is an error even when no query needed its tail. */
+	for (i = 0; i < plan->ngroup_bys; i++)
+		for (k = 0; k < r.gbs[i].nstreams; k++) {
+			struct feat_tilein *t = r.gbs[i].streams[k];
+
+			while (!t->done) {
+				if (feat_tilein_peek(t, flush_out, &r, err) < 0)
+					goto out;
+				feat_tilein_pop(t);
+			}
+		}
+	ret = feat_output_flush(out, err);
+out:
+	for (i = 0; r.gbs && i < plan->ngroup_bys; i++) {
+		for (k = 0; k < r.gbs[i].nstreams; k++) {
+			feat_tilein_close(r.gbs[i].streams[k]);
+			free(r.gbs[i].streams[k]);
+		}
+		free(r.gbs[i].streams);
+		free(r.gbs[i].last_ts);
+		feat_state_release(&r.gbs[i].st);
+	}
+	free(r.gbs);
+	feat_csv_free(r.csv);
+	if (in_open)
+		feat_input_close(&r.in);
+	free(r.field_col);
+	free(r.slots);
+	free(r.heap);
+	feat_buf_release(&r.a);
+	feat_buf_release(&r.b);
+	feat_buf_release(&r.text);
+	free(r.drow);
+	free(r.feat_vals);
+	return ret;
+}

@@ -1,0 +1,243 @@
+/*
+ * serve.c - the online view: the state after all events, evaluated per key.
+ *
+ * It uses the same state and evaluation as the join, which is what makes
+ * "serve-dump --at T" and "asof-join" of a row (key, T) agree.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "error.h"
+#include "io.h"
+#include "plan.h"
+#include "serve.h"
+#include "state.h"
+#include "tile.h"
+#include "tilein.h"
+
+/* Key order: value by value, numbers by value, strings by bytes, null first. */
+static int cmp_value(const struct feat_value *a, const struct feat_value *b)
+{
+	if (a->type == FEAT_NULL || b->type == FEAT_NULL)
+		return (a->type != FEAT_NULL) - (b->type != FEAT_NULL);
+	if (a->type == FEAT_STRING) {
+		size_t n = a->u.s.len < b->u.s.len ? a->u.s.len : b->u.s.len;
+		int c = memcmp(a->u.s.ptr, b->u.s.ptr, n);
+
+		if (c)
+			return c < 0 ? -1 : 1;
+		return (a->u.s.len > b->u.s.len) - (a->u.s.len < b->u.s.len);
+	}
+	if (a->type == FEAT_DOUBLE)
+		return (a->u.d > b->u.d) - (a->u.d < b->u.d);
+	return (a->u.i > b->u.i) - (a->u.i < b->u.i);
+}
+
+static const struct feat_keymap *sort_keys;
+
+static int cmp_key(const void *x, const void *y)
+{
+	size_t la, lb;
+	const unsigned char *a = feat_keymap_key(sort_keys, *(const uint32_t *)x, &la);
+	const unsigned char *b = feat_keymap_key(sort_keys, *(const uint32_t *)y, &lb);
+	const unsigned char *ea = a + la, *eb = b + lb;
+
+	while (a < ea && b < eb) {
+		struct feat_value va, vb;
+		int c;
+
+		if (feat_tile_get_value(&a, ea, &va) < 0 ||
+		    feat_tile_get_value(&b, eb, &vb) < 0)
+			break;
+		c = cmp_value(&va, &vb);
+		if (c)
+			return c;
+	}
+	return (la > lb) - (la < lb);
+}
+
+static int dump_group_by(const struct feat_plan *plan, size_t gi,
+			 struct feat_state *st, int64_t at,
+			 struct feat_output *out, enum feat_out_format fmt,
+			 struct feat_error *err)
+{
+	const struct feat_group_by *g = &plan->group_bys[gi];
+	struct feat_value *vals = calloc(g->nfeatures + 1, sizeof(*vals));
+	uint32_t *order = calloc(feat_state_nkeys(st) + 1, sizeof(*order));
+	struct feat_buf b = FEAT_BUF_INIT;
+	size_t i, k;
+	int ret = -1;
+
+	if (!vals || !order) {
+		feat_error_nomem(err);
+		goto out;
+	}
+	for (i = 0; i < feat_state_nkeys(st); i++)
+		order[i] = (uint32_t)i;
+	sort_keys = &st->keys;
+	qsort(order, feat_state_nkeys(st), sizeof(*order), cmp_key);
+	if (fmt == FEAT_OUT_CSV) {
+		for (k = 0; k < g->nkeys; k++)
+			feat_buf_addf(&b, "%s,", g->cols[g->keys[k]].name);
+		for (k = 0; k < g->nfeatures; k++)
+			feat_buf_addf(&b, "%s%s", k ? "," : "", g->features[k].name);
+		feat_buf_addc(&b, '\n');
+	}
+	for (i = 0; i < feat_state_nkeys(st); i++) {
+		size_t klen;
+		const unsigned char *p = feat_keymap_key(&st->keys, order[i], &klen);
+		const unsigned char *end = p + klen;
+
+		feat_state_eval(st, (long)order[i], at, vals);
+		if (fmt == FEAT_OUT_JSONL) {
+			feat_buf_adds(&b, "{\"group_by\":");
+			feat_fmt_json_string(&b, g->name, strlen(g->name));
+		}
+		for (k = 0; k < g->nkeys + g->nfeatures; k++) {
+			const char *name;
+			struct feat_value v;
+
+			if (k < g->nkeys) {
+				if (feat_tile_get_value(&p, end, &v) < 0) {
+					feat_error_set(err, NULL, 0, 0, "internal error: bad key");
+					goto out;
+				}
+				name = g->cols[g->keys[k]].name;
+			} else {
+				v = vals[k - g->nkeys];
+				name = g->features[k - g->nkeys].name;
+			}
+			if (fmt == FEAT_OUT_JSONL) {
+				feat_buf_addc(&b, ',');
+				feat_fmt_json_string(&b, name, strlen(name));
+				feat_buf_addc(&b, ':');
+				feat_fmt_json_value(&b, &v);
+			} else {
+				if (k)
+					feat_buf_addc(&b, ',');
+				feat_fmt_csv_value(&b, &v);
+			}
+		}
+		feat_buf_adds(&b, fmt == FEAT_OUT_JSONL ? "}\n" : "\n");
+		if (!b.ptr) {
+			feat_error_nomem(err);
+			goto out;
+		}
+		if (b.len > 65536) {
+			if (feat_output_write(out, b.ptr, b.len, err) < 0)
+				goto out;
+			feat_buf_reset(&b);
+		}
+	}
+	if (b.len && feat_output_write(out, b.ptr, b.len, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	feat_buf_release(&b);
+	free(vals);
+	free(order);
+	return ret;
+}
+
+int feat_serve_dump(const struct feat_plan *plan, const char *const *tiles,
+		    size_t ntiles, int64_t at, long only_gb,
+		    struct feat_output *out, enum feat_out_format fmt,
+		    struct feat_error *err)
+{
+	static const char *const stdin_only[] = { "-" };
+	struct feat_tilein *ins;
+	struct feat_state *st;
+	int64_t *last;
+	unsigned char *present;
+	int64_t latest = INT64_MIN;
+	size_t i, nopen = 0, ngb = 0;
+	int ret = -1;
+
+	if (!ntiles) {
+		tiles = stdin_only;
+		ntiles = 1;
+	}
+	ins = calloc(ntiles, sizeof(*ins));
+	last = calloc(ntiles, sizeof(*last));
+	st = calloc(plan->ngroup_bys, sizeof(*st));
+	present = calloc(plan->ngroup_bys, 1);
+	if (!ins || !st || !present || !last) {
+		feat_error_nomem(err);
+		goto out;
+	}
+	for (i = 0; i < plan->ngroup_bys; i++)
+		if (feat_state_init(&st[i], &plan->group_bys[i], err) < 0)
+			goto out;
+	for (i = 0; i < ntiles; i++) {
+		if (feat_tilein_open(&ins[i], tiles[i], plan, err) < 0)
+			goto out;
+		nopen++;
+		if (feat_tilein_peek(&ins[i], NULL, NULL, err) < 0)
+			goto out;
+		last[i] = INT64_MIN;
+		if (!present[ins[i].rd.group_by])
+			ngb += only_gb < 0 || ins[i].rd.group_by == only_gb;
+		present[ins[i].rd.group_by] = 1;
+	}
+	if (only_gb >= 0 && !present[only_gb]) {
+		feat_error_set(err, NULL, 0, 0, "no tile stream of group_by '%s' among the inputs",
+			       plan->group_bys[only_gb].name);
+		goto out;
+	}
+	if (fmt == FEAT_OUT_CSV && ngb > 1) {
+		feat_error_set(err, NULL, 0, 0, "CSV output holds one group_by; choose one with --group-by or use --format jsonl");
+		goto out;
+	}
+	/* Apply in time order per group_by: a k-way merge over all inputs
+	 * (streams of different group_bys never interact). */
+	for (;;) {
+		long best = -1;
+
+		for (i = 0; i < ntiles; i++) {
+			if (feat_tilein_peek(&ins[i], NULL, NULL, err) < 0)
+				goto out;
+			if (ins[i].have && ins[i].rec.ts < last[i]) {
+				feat_error_set(err, ins[i].in.name, 0, 0,
+					       "tile stream is not in time order");
+				goto out;
+			}
+			if (ins[i].have &&
+			    (best < 0 || ins[i].rec.ts < ins[best].rec.ts))
+				best = (long)i;
+		}
+		if (best < 0)
+			break;
+		last[best] = ins[best].rec.ts;
+		if (ins[best].rec.ts > latest)
+			latest = ins[best].rec.ts;
+		if (at == FEAT_SERVE_END || ins[best].rec.ts < at) {
+			long gi = ins[best].rd.group_by;
+
+			if (feat_state_add(&st[gi], ins[best].rec.key,
+					   ins[best].rec.klen, ins[best].rec.ts,
+					   ins[best].rec.inputs, err) < 0)
+				goto out;
+		}
+		feat_tilein_pop(&ins[best]);
+	}
+	if (at == FEAT_SERVE_END)
+		at = latest == INT64_MIN ? 0 : latest + 1;
+	for (i = 0; i < plan->ngroup_bys; i++) {
+		if (!present[i] || (only_gb >= 0 && (long)i != only_gb))
+			continue;
+		if (dump_group_by(plan, i, &st[i], at, out, fmt, err) < 0)
+			goto out;
+	}
+	ret = feat_output_flush(out, err);
+out:
+	for (i = 0; i < nopen; i++)
+		feat_tilein_close(&ins[i]);
+	for (i = 0; st && i < plan->ngroup_bys; i++)
+		feat_state_release(&st[i]);
+	free(ins);
+	free(st);
+	free(present);
+	free(last);
+	return ret;
+}

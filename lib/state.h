@@ -1,0 +1,82 @@
+/*
+ * state.h - the live state of one group_by: per key, what its windows need.
+ *
+ * Events (finest tiles) are applied in time order; feat_state_eval() gives
+ * every feature of a key as of a time T later than every event applied. Per
+ * key and bounded window the state keeps the window's events in a ring and,
+ * per input, running aggregates that events enter when applied and leave
+ * when the window's tail passes them: a count, an exact sum (accum.h), a
+ * monotonic queue for min and max, the position of the last non-null value.
+ * Unbounded windows keep running aggregates only. Memory therefore follows
+ * the number of keys times the contents of the longest window, not the
+ * length of the input.
+ *
+ * Evaluation moves window tails forward, so the times given to
+ * feat_state_eval() for one key must not decrease, and no event may be
+ * applied with a time at or after a T already evaluated.
+ */
+#ifndef FEAT_STATE_H
+#define FEAT_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hash.h"
+#include "value.h"
+
+struct feat_error;
+struct feat_group_by;
+struct feat_state_key;
+
+struct feat_state {
+	const struct feat_group_by *g;
+	struct feat_keymap keys;	/* encoded key -> id */
+	struct feat_state_key **per_key;
+	size_t per_key_cap;
+	struct feat_keymap strings;	/* string values of inputs */
+	size_t nwin;			/* distinct bounded windows */
+	int64_t *wins;
+	/* per input: which aggregates are needed (bit per enum feat_op) */
+	unsigned *need_w;		/* [nwin * ninputs] bounded */
+	unsigned *need_u;		/* [ninputs] unbounded */
+	size_t *feat_win;		/* per feature: window slot, or nwin */
+	size_t entry_words;		/* ring entry: ts, null mask, inputs */
+	int64_t last_ts;
+	uint64_t events;
+};
+
+/* Prepares an empty state for g. Returns 0, or -1 with err set. */
+int feat_state_init(struct feat_state *st, const struct feat_group_by *g,
+		    struct feat_error *err);
+
+/* Frees everything. */
+void feat_state_release(struct feat_state *st);
+
+/*
+ * Applies one event of the encoded key at time ts with the group_by's input
+ * values. Times must not decrease across calls. Returns 0, or -1 with err
+ * set (out of memory).
+ */
+int feat_state_add(struct feat_state *st, const void *key, size_t klen,
+		   int64_t ts, const struct feat_value *inputs,
+		   struct feat_error *err);
+
+/* The id of an encoded key, or -1 when no event of it has been applied. */
+long feat_state_find(const struct feat_state *st, const void *key,
+		     size_t klen);
+
+/* Number of keys seen; ids are 0 .. count-1. */
+static inline size_t feat_state_nkeys(const struct feat_state *st)
+{
+	return st->keys.count;
+}
+
+/*
+ * Writes every feature of key id (or, for id -1, of a key without events)
+ * as of time T into out[0 .. g->nfeatures). Strings point into the state
+ * and stay valid while it lives.
+ */
+void feat_state_eval(struct feat_state *st, long id, int64_t T,
+		     struct feat_value *out);
+
+#endif

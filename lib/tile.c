@@ -1,0 +1,461 @@
+/*
+ * tile.c - writing and reading tile streams (feat-format(5)).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "error.h"
+#include "hash.h"
+#include "io.h"
+#include "plan.h"
+#include "tile.h"
+
+static const unsigned char magic[8] = {
+	0x89, 'F', 'T', 'I', 'L', 0x0d, 0x0a, 0x1a,
+};
+
+enum { TAG_NULL, TAG_FALSE, TAG_TRUE, TAG_INT, TAG_DOUBLE, TAG_STRING,
+       TAG_TIMESTAMP };
+
+#define BLOCK_HEADER 20
+#define ZSTD_LEVEL 1
+
+static void put16(unsigned char *p, unsigned v)
+{
+	p[0] = v & 0xff;
+	p[1] = (v >> 8) & 0xff;
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	put16(p, v & 0xffff);
+	put16(p + 2, v >> 16);
+}
+
+static uint32_t get16(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return get16(p) | get16(p + 2) << 16;
+}
+
+int feat_tile_put_value(struct feat_buf *b, const struct feat_value *v)
+{
+	unsigned char tmp[9];
+
+	switch (v->type) {
+	case FEAT_NULL:
+		return feat_buf_addc(b, TAG_NULL);
+	case FEAT_BOOL:
+		return feat_buf_addc(b, v->u.i ? TAG_TRUE : TAG_FALSE);
+	case FEAT_INT:
+		if (feat_buf_addc(b, TAG_INT) < 0)
+			return -1;
+		return feat_buf_add_svarint(b, v->u.i);
+	case FEAT_TIMESTAMP:
+		if (feat_buf_addc(b, TAG_TIMESTAMP) < 0)
+			return -1;
+		return feat_buf_add_svarint(b, v->u.i);
+	case FEAT_DOUBLE: {
+		uint64_t u;
+		int i;
+
+		memcpy(&u, &v->u.d, 8);
+		tmp[0] = TAG_DOUBLE;
+		for (i = 0; i < 8; i++)
+			tmp[1 + i] = (unsigned char)(u >> (8 * i));
+		return feat_buf_add(b, tmp, 9);
+	}
+	case FEAT_STRING:
+		if (feat_buf_addc(b, TAG_STRING) < 0 ||
+		    feat_buf_add_varint(b, v->u.s.len) < 0)
+			return -1;
+		return feat_buf_add(b, v->u.s.ptr, v->u.s.len);
+	}
+	return -1;
+}
+
+int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
+			struct feat_value *v)
+{
+	const unsigned char *s = *p;
+	uint64_t u;
+
+	if (s >= end)
+		return -1;
+	switch (*s++) {
+	case TAG_NULL:
+		v->type = FEAT_NULL;
+		break;
+	case TAG_FALSE:
+	case TAG_TRUE:
+		v->type = FEAT_BOOL;
+		v->u.i = s[-1] == TAG_TRUE;
+		break;
+	case TAG_INT:
+	case TAG_TIMESTAMP:
+		v->type = s[-1] == TAG_INT ? FEAT_INT : FEAT_TIMESTAMP;
+		if (feat_get_svarint(&s, end, &v->u.i) < 0)
+			return -1;
+		break;
+	case TAG_DOUBLE: {
+		int i;
+
+		if (end - s < 8)
+			return -1;
+		u = 0;
+		for (i = 7; i >= 0; i--)
+			u = u << 8 | s[i];
+		memcpy(&v->u.d, &u, 8);
+		s += 8;
+		v->type = FEAT_DOUBLE;
+		break;
+	}
+	case TAG_STRING:
+		if (feat_get_varint(&s, end, &u) < 0 || u > (uint64_t)(end - s))
+			return -1;
+		v->type = FEAT_STRING;
+		v->u.s.ptr = (const char *)s;
+		v->u.s.len = (size_t)u;
+		s += u;
+		break;
+	default:
+		return -1;
+	}
+	*p = s;
+	return 0;
+}
+
+int feat_tile_writer_init(struct feat_tile_writer *w, struct feat_output *out,
+			  const struct feat_plan *plan, size_t gb,
+			  struct feat_error *err)
+{
+	struct feat_buf h = FEAT_BUF_INIT;
+	const char *gname = plan->group_bys[gb].name;
+	const char *sname = plan->sources[plan->group_bys[gb].source].name;
+	unsigned char fixed[24];
+	int ret = -1;
+
+	memset(w, 0, sizeof(*w));
+	w->out = out;
+	w->cctx = ZSTD_createCCtx();
+	if (!w->cctx)
+		return feat_error_nomem(err);
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel,
+						ZSTD_LEVEL)))
+		return feat_error_set(err, NULL, 0, 0, "cannot set up zstd");
+	memcpy(fixed, magic, 8);
+	put16(fixed + 8, FEAT_TILE_VERSION);
+	put16(fixed + 10, 0);
+	put32(fixed + 12, (uint32_t)plan->hash);
+	put32(fixed + 16, (uint32_t)(plan->hash >> 32));
+	put16(fixed + 20, (unsigned)gb);
+	put16(fixed + 22, (unsigned)strlen(gname));
+	if (feat_buf_add(&h, fixed, 24) < 0 || feat_buf_adds(&h, gname) < 0)
+		goto nomem;
+	put16(fixed, (unsigned)strlen(sname));
+	if (feat_buf_add(&h, fixed, 2) < 0 || feat_buf_adds(&h, sname) < 0)
+		goto nomem;
+	put32(fixed, feat_fnv1a32(h.ptr, h.len));
+	if (feat_buf_add(&h, fixed, 4) < 0)
+		goto nomem;
+	ret = feat_output_write(out, h.ptr, h.len, err);
+	goto out;
+nomem:
+	feat_error_nomem(err);
+out:
+	feat_buf_release(&h);
+	return ret;
+}
+
+int feat_tile_write_event(struct feat_tile_writer *w, const void *key,
+			  size_t klen, int64_t ts,
+			  const struct feat_value *inputs, size_t n,
+			  struct feat_error *err)
+{
+	struct feat_buf *b = &w->raw;
+	size_t i;
+
+	if (b->len >= FEAT_TILE_BLOCK_MAX - 4096 &&
+	    feat_tile_writer_flush(w, err) < 0)
+		return -1;
+	if (feat_buf_addc(b, 1) < 0 || feat_buf_add_varint(b, klen) < 0 ||
+	    feat_buf_add(b, key, klen) < 0 ||
+	    feat_buf_add_svarint(b, (int64_t)((uint64_t)ts - (uint64_t)w->prev_ts)) < 0 ||
+	    feat_buf_add_varint(b, n) < 0)
+		return feat_error_nomem(err);
+	for (i = 0; i < n; i++)
+		if (feat_tile_put_value(b, &inputs[i]) < 0)
+			return feat_error_nomem(err);
+	w->prev_ts = ts;
+	w->nrecords++;
+	return 0;
+}
+
+static int write_block(struct feat_tile_writer *w, int kind,
+		       struct feat_error *err)
+{
+	unsigned char h[BLOCK_HEADER];
+	size_t csize = 0;
+
+	if (kind == 'B') {
+		size_t bound = ZSTD_compressBound(w->raw.len);
+
+		feat_buf_reset(&w->comp);
+		if (feat_buf_grow(&w->comp, bound) < 0)
+			return feat_error_nomem(err);
+		csize = ZSTD_compress2(w->cctx, w->comp.ptr, bound, w->raw.ptr,
+				       w->raw.len);
+		if (ZSTD_isError(csize))
+			return feat_error_set(err, NULL, 0, 0, "zstd: %s",
+					      ZSTD_getErrorName(csize));
+	}
+	memset(h, 0, sizeof(h));
+	h[0] = (unsigned char)kind;
+	put32(h + 4, (uint32_t)csize);
+	put32(h + 8, kind == 'B' ? (uint32_t)w->raw.len : 0);
+	put32(h + 12, kind == 'B' ? (uint32_t)w->nrecords : (uint32_t)w->total);
+	put32(h + 16, feat_fnv1a32(h, 16));
+	if (feat_output_write(w->out, h, sizeof(h), err) < 0 ||
+	    (csize && feat_output_write(w->out, w->comp.ptr, csize, err) < 0))
+		return -1;
+	return 0;
+}
+
+int feat_tile_writer_flush(struct feat_tile_writer *w, struct feat_error *err)
+{
+	if (w->nrecords) {
+		if (write_block(w, 'B', err) < 0)
+			return -1;
+		w->total += w->nrecords;
+		w->nrecords = 0;
+		w->prev_ts = 0;
+		feat_buf_reset(&w->raw);
+	}
+	return feat_output_flush(w->out, err);
+}
+
+int feat_tile_writer_finish(struct feat_tile_writer *w, struct feat_error *err)
+{
+	if (feat_tile_writer_flush(w, err) < 0 || write_block(w, 'E', err) < 0)
+		return -1;
+	return feat_output_flush(w->out, err);
+}
+
+void feat_tile_writer_release(struct feat_tile_writer *w)
+{
+	feat_buf_release(&w->raw);
+	feat_buf_release(&w->comp);
+	ZSTD_freeCCtx(w->cctx);
+	w->cctx = NULL;
+}
+
+int feat_tile_reader_init(struct feat_tile_reader *r, const char *name,
+			  const struct feat_plan *plan, struct feat_error *err)
+{
+	size_t i, most = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->name = strdup(name);
+	r->plan = plan;
+	r->hash = plan->hash;
+	r->group_by = -1;
+	r->dctx = ZSTD_createDCtx();
+	for (i = 0; i < plan->ngroup_bys; i++)
+		if (plan->group_bys[i].ninputs > most)
+			most = plan->group_bys[i].ninputs;
+	r->vals = calloc(most + 1, sizeof(*r->vals));
+	if (!r->name || !r->dctx || !r->vals)
+		return feat_error_nomem(err);
+	return 0;
+}
+
+void feat_tile_reader_release(struct feat_tile_reader *r)
+{
+	free(r->name);
+	feat_buf_release(&r->in);
+	feat_buf_release(&r->block);
+	ZSTD_freeDCtx(r->dctx);
+	free(r->vals);
+	memset(r, 0, sizeof(*r));
+}
+
+int feat_tile_reader_feed(struct feat_tile_reader *r, const void *p, size_t n,
+			  struct feat_error *err)
+{
+	/* Drop what has been consumed before growing. */
+	if (r->in_off && r->in_off == r->in.len) {
+		feat_buf_reset(&r->in);
+		r->in_off = 0;
+	} else if (r->in_off > 65536 && r->in_off * 2 > r->in.len) {
+		memmove(r->in.ptr, r->in.ptr + r->in_off, r->in.len - r->in_off);
+		r->in.len -= r->in_off;
+		r->in_off = 0;
+	}
+	if (feat_buf_add(&r->in, p, n) < 0)
+		return feat_error_nomem(err);
+	return 0;
+}
+
+void feat_tile_reader_eof(struct feat_tile_reader *r)
+{
+	r->eof = 1;
+}
+
+static int bad(struct feat_tile_reader *r, struct feat_error *err,
+	       const char *what)
+{
+	return feat_error_set(err, r->name, 0, 0, "%s", what);
+}
+
+static int read_header(struct feat_tile_reader *r, struct feat_error *err)
+{
+	const unsigned char *u = (const unsigned char *)r->in.ptr + r->in_off;
+	size_t avail = r->in.len - r->in_off, glen, slen, need;
+	uint64_t hash;
+	unsigned gb;
+
+	if (avail < 8) {
+		if (r->eof)
+			return avail ? bad(r, err, "truncated tile stream (in the header)")
+				     : bad(r, err, "empty input: not a tile stream");
+		return 0;
+	}
+	if (memcmp(u, magic, 8))
+		return bad(r, err, "not a tile stream (bad magic)");
+	if (avail < 26)
+		return r->eof ? bad(r, err, "truncated tile stream (in the header)") : 0;
+	if (get16(u + 8) != FEAT_TILE_VERSION)
+		return feat_error_set(err, r->name, 0, 0,
+				      "unsupported tile stream version %u (this feat reads version %d)",
+				      (unsigned)get16(u + 8), FEAT_TILE_VERSION);
+	if (get16(u + 10))
+		return bad(r, err, "tile stream uses flags this feat does not know");
+	glen = get16(u + 22);
+	if (avail < 24 + glen + 2)
+		return r->eof ? bad(r, err, "truncated tile stream (in the header)") : 0;
+	slen = get16(u + 24 + glen);
+	need = 24 + glen + 2 + slen + 4;
+	if (avail < need)
+		return r->eof ? bad(r, err, "truncated tile stream (in the header)") : 0;
+	if (get32(u + need - 4) != feat_fnv1a32(u, need - 4))
+		return bad(r, err, "tile stream header checksum mismatch (corrupted)");
+	hash = (uint64_t)get32(u + 12) | (uint64_t)get32(u + 16) << 32;
+	gb = get16(u + 20);
+	if (hash != r->hash)
+		return feat_error_set(err, r->name, 0, 0,
+				      "tile stream is from another plan (hash %016" PRIx64 ", expected %016" PRIx64 ")",
+				      hash, r->hash);
+	if (gb >= r->plan->ngroup_bys ||
+	    strlen(r->plan->group_bys[gb].name) != glen ||
+	    memcmp(r->plan->group_bys[gb].name, u + 24, glen))
+		return bad(r, err, "tile stream names a group_by the plan does not have");
+	r->group_by = gb;
+	r->in_off += need;
+	r->state = 1;
+	return 1;
+}
+
+static int read_block(struct feat_tile_reader *r, struct feat_error *err)
+{
+	const unsigned char *u = (const unsigned char *)r->in.ptr + r->in_off;
+	size_t avail = r->in.len - r->in_off;
+	uint32_t csize, rsize, count;
+	size_t got;
+
+	if (avail < BLOCK_HEADER) {
+		if (r->eof)
+			return bad(r, err, avail ? "truncated tile stream (in a block header)"
+						 : "truncated tile stream (no end block)");
+		return 0;
+	}
+	if (get32(u + 16) != feat_fnv1a32(u, 16) || u[1] || u[2] || u[3] ||
+	    (u[0] != 'B' && u[0] != 'E'))
+		return bad(r, err, "tile stream block header is corrupted");
+	csize = get32(u + 4);
+	rsize = get32(u + 8);
+	count = get32(u + 12);
+	if (u[0] == 'E') {
+		if (csize || rsize || count != r->total)
+			return bad(r, err, "tile stream end block does not match its records");
+		r->in_off += BLOCK_HEADER;
+		r->state = 2;
+		if (r->in_off != r->in.len)
+			return bad(r, err, "bytes after the end of the tile stream");
+		return 1;
+	}
+	if (rsize > FEAT_TILE_BLOCK_MAX || csize > ZSTD_compressBound(rsize) ||
+	    !count)
+		return bad(r, err, "tile stream block header is corrupted");
+	if (avail < BLOCK_HEADER + (size_t)csize) {
+		if (r->eof)
+			return bad(r, err, "truncated tile stream (in a block)");
+		return 0;
+	}
+	feat_buf_reset(&r->block);
+	if (feat_buf_grow(&r->block, rsize) < 0)
+		return feat_error_nomem(err);
+	got = ZSTD_decompressDCtx(r->dctx, r->block.ptr, rsize,
+				  u + BLOCK_HEADER, csize);
+	if (ZSTD_isError(got) || got != rsize)
+		return feat_error_set(err, r->name, 0, 0,
+				      "tile stream block is corrupted (%s)",
+				      ZSTD_isError(got) ? ZSTD_getErrorName(got)
+							: "wrong size");
+	r->block.len = rsize;
+	r->block_off = 0;
+	r->block_left = count;
+	r->prev_ts = 0;
+	r->total += count;
+	r->in_off += BLOCK_HEADER + csize;
+	return 1;
+}
+
+int feat_tile_reader_next(struct feat_tile_reader *r,
+			  struct feat_tile_rec *rec, struct feat_error *err)
+{
+	const unsigned char *p, *end;
+	uint64_t klen, n;
+	int64_t d;
+	size_t i;
+	int got;
+
+	while (!r->block_left) {
+		if (r->state == 2)
+			return 0;
+		got = r->state == 0 ? read_header(r, err) : read_block(r, err);
+		if (got <= 0)
+			return got;
+	}
+	p = (const unsigned char *)r->block.ptr + r->block_off;
+	end = (const unsigned char *)r->block.ptr + r->block.len;
+	if (p >= end || *p++ != 1 || feat_get_varint(&p, end, &klen) < 0 ||
+	    klen > (uint64_t)(end - p))
+		goto corrupt;
+	rec->key = p;
+	rec->klen = (size_t)klen;
+	p += klen;
+	if (feat_get_svarint(&p, end, &d) < 0 || feat_get_varint(&p, end, &n) < 0 ||
+	    n != r->plan->group_bys[r->group_by].ninputs)
+		goto corrupt;
+	r->prev_ts = (int64_t)((uint64_t)r->prev_ts + (uint64_t)d);
+	rec->ts = r->prev_ts;
+	for (i = 0; i < n; i++)
+		if (feat_tile_get_value(&p, end, &r->vals[i]) < 0)
+			goto corrupt;
+	rec->inputs = r->vals;
+	rec->ninputs = (size_t)n;
+	r->block_off = (size_t)(p - (const unsigned char *)r->block.ptr);
+	r->block_left--;
+	if (!r->block_left && r->block_off != r->block.len)
+		goto corrupt;
+	return 1;
+corrupt:
+	return bad(r, err, "tile stream record is corrupted");
+}

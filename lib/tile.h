@@ -1,0 +1,128 @@
+/*
+ * tile.h - the tile stream, format version 1 (see feat-format(5)).
+ *
+ * A header names the plan (by hash) and the group_by; then come blocks, each
+ * one zstd frame with a content checksum behind a small checksummed block
+ * header; an end block closes the stream, so a stream cut short is detected
+ * even at a block boundary. Records are tiles; in this version every tile is
+ * the finest one, a single event: its key, time and aggregation inputs.
+ *
+ * The writer ends a block when it is full or when asked (feat_tile_writer_
+ * flush, called when the input would block), so block boundaries follow the
+ * input's timing but the records never do. The reader is pushed bytes in any
+ * pieces and pulls records one at a time.
+ */
+#ifndef FEAT_TILE_H
+#define FEAT_TILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "value.h"
+
+struct feat_error;
+struct feat_output;
+struct feat_plan;
+
+#define FEAT_TILE_VERSION 1
+#define FEAT_TILE_BLOCK_MAX (1024 * 1024)	/* raw bytes per block */
+
+/* Appends the encoding of a value; decodes one (strings point into the
+ * bytes). Return 0, or -1 (out of memory / malformed). */
+int feat_tile_put_value(struct feat_buf *b, const struct feat_value *v);
+int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
+			struct feat_value *v);
+
+struct feat_tile_writer {
+	struct feat_output *out;
+	struct feat_buf raw;		/* the block being filled */
+	struct feat_buf comp;
+	void *cctx;
+	size_t nrecords;		/* in the current block */
+	uint64_t total;			/* in the stream */
+	int64_t prev_ts;
+};
+
+/*
+ * Starts a stream of group_by gb of plan on out and writes its header.
+ * Returns 0, or -1 with err set.
+ */
+int feat_tile_writer_init(struct feat_tile_writer *w, struct feat_output *out,
+			  const struct feat_plan *plan, size_t gb,
+			  struct feat_error *err);
+
+/*
+ * Appends an event tile: the encoded key, the event time and the group_by's
+ * n input values. Returns 0, or -1 with err set.
+ */
+int feat_tile_write_event(struct feat_tile_writer *w, const void *key,
+			  size_t klen, int64_t ts,
+			  const struct feat_value *inputs, size_t n,
+			  struct feat_error *err);
+
+/* Ends the current block (if any records) and flushes the output. */
+int feat_tile_writer_flush(struct feat_tile_writer *w, struct feat_error *err);
+
+/* Writes the last block and the end block. Returns 0 or -1. */
+int feat_tile_writer_finish(struct feat_tile_writer *w, struct feat_error *err);
+
+/* Frees the writer's memory (not its output). */
+void feat_tile_writer_release(struct feat_tile_writer *w);
+
+struct feat_tile_rec {
+	const unsigned char *key;	/* encoded key; valid until next pull */
+	size_t klen;
+	int64_t ts;
+	struct feat_value *inputs;	/* ninputs values */
+	size_t ninputs;
+};
+
+struct feat_tile_reader {
+	char *name;
+	uint64_t hash;			/* the plan's */
+	const struct feat_plan *plan;
+	long group_by;			/* from the header; -1 until read */
+	int state;			/* header, blocks, ended */
+	struct feat_buf in;		/* bytes not yet consumed */
+	size_t in_off;
+	struct feat_buf block;		/* the decompressed current block */
+	size_t block_off;
+	size_t block_left;		/* records left in the block */
+	int64_t prev_ts;
+	uint64_t total;
+	void *dctx;
+	struct feat_value *vals;
+	size_t nvals;
+	int eof;
+};
+
+/* Starts a reader for a stream called name that must belong to plan. */
+int feat_tile_reader_init(struct feat_tile_reader *r, const char *name,
+			  const struct feat_plan *plan, struct feat_error *err);
+
+/* Gives the reader n more bytes. Returns 0 or -1. */
+int feat_tile_reader_feed(struct feat_tile_reader *r, const void *p, size_t n,
+			  struct feat_error *err);
+
+/* Tells the reader that no more bytes will come. */
+void feat_tile_reader_eof(struct feat_tile_reader *r);
+
+/*
+ * Pulls the next record into *rec. Returns 1 with a record, 0 when more
+ * bytes are needed (or, after the end block, when the stream is done:
+ * feat_tile_reader_done()), -1 on a malformed, foreign or truncated stream
+ * with err set.
+ */
+int feat_tile_reader_next(struct feat_tile_reader *r,
+			  struct feat_tile_rec *rec, struct feat_error *err);
+
+/* 1 when the end block has been read. */
+static inline int feat_tile_reader_done(const struct feat_tile_reader *r)
+{
+	return r->state == 2;
+}
+
+void feat_tile_reader_release(struct feat_tile_reader *r);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * tilein.c - pulling records from tile stream inputs.
+ */
+#include <string.h>
+
+#include "error.h"
+#include "tilein.h"
+
+int feat_tilein_open(struct feat_tilein *t, const char *path,
+		     const struct feat_plan *plan, struct feat_error *err)
+{
+	memset(t, 0, sizeof(*t));
+	if (feat_input_open(&t->in, path, err) < 0)
+		return -1;
+	if (feat_tile_reader_init(&t->rd, t->in.name, plan, err) < 0) {
+		feat_input_close(&t->in);
+		return -1;
+	}
+	return 0;
+}
+
+int feat_tilein_peek(struct feat_tilein *t, feat_flush_fn flush, void *ctx,
+		     struct feat_error *err)
+{
+	while (!t->have && !t->done) {
+		ssize_t n;
+		int got = feat_tile_reader_next(&t->rd, &t->rec, err);
+
+		if (got < 0)
+			return -1;
+		if (got > 0) {
+			t->have = 1;
+			break;
+		}
+		if (feat_tile_reader_done(&t->rd)) {
+			/* Nothing may follow the end block. */
+			if (!t->in.eof) {
+				n = feat_input_read(&t->in, err);
+				if (n < 0)
+					return -1;
+				if (n > 0)
+					return feat_error_set(err, t->in.name, 0, 0,
+							      "bytes after the end of the tile stream");
+			}
+			t->done = 1;
+			break;
+		}
+		if (t->in.eof)
+			return feat_error_set(err, t->in.name, 0, 0,
+					      "truncated tile stream");
+		if (flush && !feat_input_ready(&t->in) && flush(ctx, err) < 0)
+			return -1;
+		n = feat_input_read(&t->in, err);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			feat_tile_reader_eof(&t->rd);
+		else if (feat_tile_reader_feed(&t->rd, t->in.buf, (size_t)n, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void feat_tilein_close(struct feat_tilein *t)
+{
+	feat_tile_reader_release(&t->rd);
+	feat_input_close(&t->in);
+}

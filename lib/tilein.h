@@ -1,0 +1,45 @@
+/*
+ * tilein.h - tile streams read from files or pipes, one record at a time.
+ *
+ * Couples an input with a tile reader: feat_tilein_peek() returns the next
+ * record, reading (and blocking) only when the reader has nothing decoded.
+ * Before it blocks it calls the owner's flush hook, so that output which is
+ * already final leaves before the program waits on a live input.
+ */
+#ifndef FEAT_TILEIN_H
+#define FEAT_TILEIN_H
+
+#include "io.h"
+#include "tile.h"
+
+struct feat_tilein {
+	struct feat_input in;
+	struct feat_tile_reader rd;
+	struct feat_tile_rec rec;
+	int have;			/* rec holds the next record */
+	int done;			/* the stream has ended */
+};
+
+typedef int (*feat_flush_fn)(void *ctx, struct feat_error *err);
+
+/* Opens path ("-": stdin) as a tile stream of plan. 0 or -1. */
+int feat_tilein_open(struct feat_tilein *t, const char *path,
+		     const struct feat_plan *plan, struct feat_error *err);
+
+/*
+ * Makes the next record available in t->rec (t->have = 1) or finds the end
+ * (t->done = 1). Returns 0, or -1 with err set. The header has been read
+ * once this returns, so t->rd.group_by is known.
+ */
+int feat_tilein_peek(struct feat_tilein *t, feat_flush_fn flush, void *ctx,
+		     struct feat_error *err);
+
+/* Consumes the record in t->rec. */
+static inline void feat_tilein_pop(struct feat_tilein *t)
+{
+	t->have = 0;
+}
+
+void feat_tilein_close(struct feat_tilein *t);
+
+#endif

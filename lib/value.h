@@ -1,0 +1,67 @@
+/*
+ * value.h - typed values, the unit every row, expression and aggregation
+ * works with, and the text forms of numbers.
+ *
+ * A struct feat_value is a tagged union. Strings are not owned: ptr/len point
+ * into a row buffer, an arena or a literal that outlives the value's use.
+ */
+#ifndef FEAT_VALUE_H
+#define FEAT_VALUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum feat_type {
+	FEAT_NULL = 0,		/* the type of the literal null; a value's null tag */
+	FEAT_BOOL,
+	FEAT_INT,		/* int64 */
+	FEAT_DOUBLE,
+	FEAT_STRING,
+	FEAT_TIMESTAMP,		/* int64 milliseconds since the epoch, UTC */
+};
+
+struct feat_value {
+	enum feat_type type;	/* FEAT_NULL when the value is null */
+	union {
+		int64_t i;	/* FEAT_BOOL (0/1), FEAT_INT, FEAT_TIMESTAMP */
+		double d;	/* FEAT_DOUBLE; always finite */
+		struct {
+			const char *ptr;
+			size_t len;
+		} s;		/* FEAT_STRING */
+	} u;
+};
+
+/* Returns "bool", "int", "double", "string", "timestamp" or "null". */
+const char *feat_type_name(enum feat_type t);
+
+/*
+ * Parses a whole decimal integer (optional sign). Returns 0, or -1 when the
+ * text is not one or does not fit in int64.
+ */
+int feat_parse_int(const char *s, size_t n, int64_t *out);
+
+/*
+ * Parses a whole decimal or scientific double (also "nan", "inf" spellings).
+ * Returns 0, or -1 when the text is not a number.
+ */
+int feat_parse_double(const char *s, size_t n, double *out);
+
+/* Parses true/false (also 1/0, case-insensitive). Returns 0 or -1. */
+int feat_parse_bool(const char *s, size_t n, int *out);
+
+/* Longest text feat_fmt_double() and feat_fmt_int() write, without NUL. */
+#define FEAT_NUMBUF 32
+
+/*
+ * Writes the shortest decimal text that reads back (strtod) as exactly d,
+ * without a NUL, and returns its length. Integral values in the exact range
+ * print without a fraction or exponent ("3", not "3.0" or "3e0").
+ * buf must hold FEAT_NUMBUF bytes. d must be finite.
+ */
+size_t feat_fmt_double(char *buf, double d);
+
+/* Writes v in decimal without a NUL and returns the length. */
+size_t feat_fmt_int(char *buf, int64_t v);
+
+#endif
