@@ -93,10 +93,17 @@ LIBFEAT = lib/libfeat.a
 
 all: $(PROGRAMS) $(TOOLS)
 
-lib/%.o: lib/%.c lib/*.h
+# Objects depend on the flags they were built with (git's GIT-CFLAGS), so
+# that switching SANITIZE=1 on or off rebuilds everything.
+TRACK_FLAGS = $(CC) $(ALL_CFLAGS) $(LDFLAGS) $(LIBS)
+FEAT-BUILD-FLAGS: FORCE
+	@echo '$(subst ','\'',$(TRACK_FLAGS))' > $@.new; \
+	if cmp -s $@ $@.new; then rm -f $@.new; else mv $@.new $@; fi
+
+lib/%.o: lib/%.c lib/*.h FEAT-BUILD-FLAGS
 	$(QUIET_CC)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-cmd/%.o: cmd/%.c lib/*.h
+cmd/%.o: cmd/%.c lib/*.h FEAT-BUILD-FLAGS
 	$(QUIET_CC)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIBFEAT): $(LIB_OBJS)
@@ -105,7 +112,7 @@ $(LIBFEAT): $(LIB_OBJS)
 feat-%: cmd/feat-%.o cmd/common.o $(LIBFEAT)
 	$(QUIET_LINK)$(CC) $(LDFLAGS) -o $@ $< cmd/common.o $(LIBFEAT) $(LIBS)
 
-cmd/common.o: cmd/common.c cmd/common.h lib/*.h
+cmd/common.o: cmd/common.c cmd/common.h lib/*.h FEAT-BUILD-FLAGS
 	$(QUIET_CC)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # Tools for the examples and tests: plain C, libc only.
@@ -115,7 +122,7 @@ examples/gen: examples/gen.c
 tests/tools/chunkcat: tests/tools/chunkcat.c
 	$(QUIET_LINK)$(CC) $(CFLAGS) $(WARN) -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(LDFLAGS) -o $@ $<
 
-tests/unit/%.o: tests/unit/%.c lib/*.h
+tests/unit/%.o: tests/unit/%.c lib/*.h FEAT-BUILD-FLAGS
 	$(QUIET_CC)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
 tests/unit/test_%: tests/unit/test_%.o $(LIBFEAT)
@@ -125,10 +132,14 @@ check: all $(UNIT_TESTS)
 	@sh tests/run-unit $(UNIT_TESTS)
 	@sh tests/cli/run
 
-clean:
-	rm -f lib/*.o lib/*.a cmd/*.o tests/unit/*.o $(UNIT_TESTS) $(PROGRAMS) $(TOOLS)
+demo: all
+	@sh examples/demo
 
-.PHONY: all check clean
+clean:
+	rm -rf out
+	rm -f FEAT-BUILD-FLAGS lib/*.o lib/*.a cmd/*.o tests/unit/*.o $(UNIT_TESTS) $(PROGRAMS) $(TOOLS)
+
+.PHONY: all check clean demo FORCE
 .SECONDARY:
 
 # Dependencies. Before the first compile, scripts/install-deps --check looks

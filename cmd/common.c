@@ -84,13 +84,20 @@ void usage_error(const char *usage, const char *fmt, ...)
 
 void note(const char *fmt, ...)
 {
+	char buf[4096];
 	va_list ap;
+	int n;
 
-	fprintf(stderr, "%s: ", progname);
+	/* One write per line: workers running at once must not interleave. */
+	n = snprintf(buf, sizeof(buf), "%s: ", progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	n = (int)strlen(buf);
+	buf[n++] = '\n';
+	fflush(stderr);
+	if (write(2, buf, (size_t)n) < 0)
+		return;
 }
 
 int parse_time_arg(const char *s, int64_t *ms)

@@ -114,19 +114,71 @@ void feat_accum_merge(struct feat_accum *dst, const struct feat_accum *src)
 	dst->pending += src->pending + 1;
 }
 
-int feat_accum_is_zero(struct feat_accum *a)
+/*
+ * Writes the magnitude of the value held into w[0..n) as 32-bit digits
+ * (w[n - 1] != 0), digit j weighing limb base + j, sets *neg, and returns
+ * n, 0 when the value is zero. Only the limbs between the lowest and the
+ * highest non-zero ones are carried, on a copy: for data of one order of
+ * magnitude that is a handful of limbs, not all 67. Without normalising,
+ * the top limb T of that range holds the sign: the limbs below it add up
+ * to less than 2^32 of T's units once carried, so the value is negative
+ * exactly when T is, and its magnitude is then -T units minus the lower
+ * digits.
+ */
+static int magnitude(const struct feat_accum *a, int64_t *w, int *base,
+		     int *neg)
 {
-	int i;
+	int lo, hi, n, i;
+	int64_t c;
 
-	normalise(a);
-	for (i = 0; i < FEAT_ACCUM_LIMBS; i++) {
-		if (a->limb[i])
-			return 0;
+	for (lo = 0; lo < FEAT_ACCUM_LIMBS && !a->limb[lo]; lo++)
+		;
+	if (lo == FEAT_ACCUM_LIMBS)
+		return 0;
+	for (hi = TOP; !a->limb[hi]; hi--)
+		;
+	n = hi - lo + 1;
+	c = 0;
+	for (i = 0; i < n - 1; i++) {
+		int64_t v = a->limb[lo + i] + c;
+
+		c = v >> 32;
+		w[i] = v & LIMB_MASK;
 	}
-	return 1;
+	w[n - 1] = a->limb[hi] + c;
+	*neg = w[n - 1] < 0;
+	if (*neg) {
+		/* -(T * 2^32k + lower) = (-T) * 2^32k - lower, borrowing. */
+		c = 0;
+		for (i = 0; i < n - 1; i++) {
+			int64_t v = c - w[i];
+
+			c = v >> 32;
+			w[i] = v & LIMB_MASK;
+		}
+		w[n - 1] = c - w[n - 1];
+	}
+	/* The top may exceed 32 bits (up to 63): split it. */
+	if (w[n - 1] >> 32) {
+		w[n] = w[n - 1] >> 32;
+		w[n - 1] &= LIMB_MASK;
+		n++;
+	}
+	while (n > 0 && !w[n - 1])
+		n--;
+	*base = lo;
+	return n;
 }
 
-/* Number of significant bits of a non-zero 32-bit value. */
+int feat_accum_is_zero(struct feat_accum *a)
+{
+	int64_t w[FEAT_ACCUM_LIMBS + 1];
+	int base, neg;
+
+	return magnitude(a, w, &base, &neg) == 0;
+}
+
+/* Number of significant bits of a non-zero value. */
 static unsigned bit_length(uint64_t v)
 {
 	return 64 - (unsigned)__builtin_clzll(v);
@@ -134,64 +186,50 @@ static unsigned bit_length(uint64_t v)
 
 double feat_accum_round(struct feat_accum *a)
 {
-	int64_t mag[FEAT_ACCUM_LIMBS];
-	const int64_t *m = a->limb;
-	uint64_t hi, mid, lo, top, mant, bits, sign = 0;
+	int64_t w[FEAT_ACCUM_LIMBS + 1];
+	uint64_t hi, mid, lo, top, mant, bits;
 	unsigned b, round, sticky;
 	int64_t h;
 	double r;
-	int t, i;
+	int base, n, neg, t, i;
 
-	normalise(a);
-	if (a->limb[TOP] < 0) {
-		/*
-		 * Negative: round the magnitude, which is the negated limbs
-		 * brought back to the normal form, and put the sign back.
-		 */
-		struct feat_accum n;
-
-		for (i = 0; i < FEAT_ACCUM_LIMBS; i++)
-			n.limb[i] = -a->limb[i];
-		normalise(&n);
-		memcpy(mag, n.limb, sizeof(mag));
-		m = mag;
-		sign = UINT64_C(1) << 63;
-	}
-	/* At 2^1038 and above the value is far beyond DBL_MAX. */
-	if (m[TOP])
-		return sign ? -HUGE_VAL : HUGE_VAL;
-	for (t = TOP - 1; t >= 0 && !m[t]; t--)
-		;
-	if (t < 0)
+	n = magnitude(a, w, &base, &neg);
+	if (!n)
 		return 0.0;
+	/* t: the top digit, now in absolute limb numbers. */
+	t = base + n - 1;
 	if (t <= 1) {
-		uint64_t v = (uint64_t)m[1] << 32 | (uint64_t)m[0];
+		uint64_t v = (uint64_t)w[n - 1];
 
+		if (n == 2 || (n == 1 && t == 1))
+			v <<= 32;
+		if (n == 2)
+			v |= (uint64_t)w[0];
 		/*
 		 * Below 2^53 units the value is a subnormal or one of the
 		 * smallest normals, each exactly representable.
 		 */
 		if (v < (UINT64_C(1) << 53)) {
 			r = ldexp((double)v, -1074);
-			return sign ? -r : r;
+			return neg ? -r : r;
 		}
 	}
 	/*
-	 * The top three limbs hold 64 + b bits, b being the bit length of the
+	 * The top three digits hold 64 + b bits, b being the bit length of the
 	 * top one; shifting them right by b leaves a 64-bit window whose top
 	 * bit is the leading bit of the value: 53 bits of significand, the
 	 * round bit and 10 bits that join the sticky bits below.
 	 */
-	hi = (uint64_t)m[t];
-	mid = t >= 1 ? (uint64_t)m[t - 1] : 0;
-	lo = t >= 2 ? (uint64_t)m[t - 2] : 0;
+	hi = (uint64_t)w[n - 1];
+	mid = n >= 2 ? (uint64_t)w[n - 2] : 0;
+	lo = n >= 3 ? (uint64_t)w[n - 3] : 0;
 	b = bit_length(hi);
 	top = ((hi << 32 | mid) << (32 - b)) | (lo >> b);
 	mant = top >> 11;
 	round = (unsigned)(top >> 10) & 1;
 	sticky = (top & 0x3ff) != 0 || (lo & ((UINT64_C(1) << b) - 1)) != 0;
-	for (i = t - 3; i >= 0 && !sticky; i--)
-		sticky = m[i] != 0;
+	for (i = n - 4; i >= 0 && !sticky; i--)
+		sticky = w[i] != 0;
 	/* h: the position of the leading bit, counted from 2^-1074. */
 	h = 32 * (int64_t)t + b - 1;
 	if (round && (sticky || (mant & 1))) {
@@ -203,8 +241,9 @@ double feat_accum_round(struct feat_accum *a)
 	}
 	/* The leading bit weighs 2^(h - 1074); past 2^1023 is overflow. */
 	if (h - 1074 > 1023)
-		return sign ? -HUGE_VAL : HUGE_VAL;
-	bits = sign | (uint64_t)(h - 1074 + 1023) << 52 | (mant & FRAC_MASK);
+		return neg ? -HUGE_VAL : HUGE_VAL;
+	bits = (uint64_t)neg << 63 | (uint64_t)(h - 1074 + 1023) << 52 |
+		(mant & FRAC_MASK);
 	memcpy(&r, &bits, sizeof(r));
 	return r;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -142,6 +143,18 @@ int feat_output_open(struct feat_output *out, const char *path,
 		return feat_error_errno(err, e, "cannot create '%s'", path);
 	}
 	temp_register(out->tmp);
+	/* mkstemp makes 0600; the result should get the usual permissions. */
+	{
+		mode_t mask = umask(0);
+
+		umask(mask);
+		if (fchmod(out->fd, 0666 & ~mask) < 0) {
+			int e = errno;
+
+			feat_output_abort(out);
+			return feat_error_errno(err, e, "cannot create '%s'", path);
+		}
+	}
 	return 0;
 }
 

@@ -245,55 +245,129 @@ size_t feat_fmt_int(char *buf, int64_t v)
 }
 
 #define TWO53 9007199254740992.0	/* 2^53 */
-#define TWO48 281474976710656.0		/* 2^48 */
+
+#ifdef __SIZEOF_INT128__
+typedef unsigned __int128 u128;
+
+static const uint64_t pow10_u64[20] = {
+	UINT64_C(1), UINT64_C(10), UINT64_C(100), UINT64_C(1000),
+	UINT64_C(10000), UINT64_C(100000), UINT64_C(1000000),
+	UINT64_C(10000000), UINT64_C(100000000), UINT64_C(1000000000),
+	UINT64_C(10000000000), UINT64_C(100000000000),
+	UINT64_C(1000000000000), UINT64_C(10000000000000),
+	UINT64_C(100000000000000), UINT64_C(1000000000000000),
+	UINT64_C(10000000000000000), UINT64_C(100000000000000000),
+	UINT64_C(1000000000000000000), UINT64_C(10000000000000000000),
+};
 
 /*
- * The fast path for numbers with few decimals (prices, ratings, ratios of
- * small integers printed short): the smallest k for which an integer r
- * makes r / 10^k read back as a (= |d|, 1e-3 <= a < 2^48, not integral).
- * Since strtod rounds correctly, r / 10^k (one correctly rounded division of
- * exact operands) equals what strtod makes of the text, so the check is
- * exact. While a * 10^k < 2^48 the error of a * 10^k is below 0.1, so if any
- * such r exists the rounded product finds it, and it is unique (the
- * interval of decimals that read as a is narrower than 10^-k). The digits
- * are then those of the shortest text, and the same text %.15g/%.16g/%.17g
- * would print (fixed notation, since 1e-3 <= a < 1e15). Returns the length
- * written after the sign, or 0 when the slow path must decide.
+ * 10^-3 .. 10^16 as doubles. The three negative powers are inexact, but
+ * each is rounded up, so "a >= 1e-2" still means a >= 1/100 exactly.
  */
-static size_t fmt_short_decimal(char *buf, double a)
+static const double pow10_dbl[20] = {
+	1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
+	1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+};
+
+/*
+ * a = m * 2^-s exactly (m the 53-bit significand, 1 <= s <= 62). Returns
+ * a rounded to k decimals (half to even, as printf rounds), times 10^k.
+ */
+static uint64_t round_decimals(uint64_t m, int s, int k)
 {
-	double p = 1.0;
-	int k;
+	u128 prod = (u128)m * pow10_u64[k];
+	u128 half = (u128)1 << (s - 1);
+	u128 rem = prod & (((u128)1 << s) - 1);
+	uint64_t q = (uint64_t)(prod >> s);
 
-	for (k = 1; k <= 17; k++) {
-		double m;
-		uint64_t r, ip, fp;
-		size_t len;
-		int j;
-
-		p *= 10.0;
-		m = a * p;
-		if (m >= TWO48)
-			return 0;
-		r = (uint64_t)(m + 0.5);
-		if ((double)r / p != a)
-			continue;
-		ip = r / (uint64_t)p;
-		fp = r % (uint64_t)p;
-		len = fmt_u64(buf, ip);
-		buf[len++] = '.';
-		while (k > 0 && fp % 10 == 0) {
-			fp /= 10;
-			k--;
-		}
-		for (j = k - 1; j >= 0; j--) {
-			buf[len + (size_t)j] = (char)('0' + fp % 10);
-			fp /= 10;
-		}
-		return len + (size_t)k;
-	}
-	return 0;
+	if (rem > half || (rem == half && (q & 1)))
+		q++;
+	return q;
 }
+
+/*
+ * Whether r / 10^k reads back (strtod, round to nearest even) as
+ * a = m * 2^-s: whether it lies strictly between the midpoints to a's
+ * neighbours, or on one with m even. Everything is scaled by 10^k * 2^(s+2)
+ * to stay in integers: a's upper midpoint (2m + 1) * 2^(-s-1) becomes
+ * (2m + 1) * 2 * 10^k, and the lower one likewise, except that at m = 2^52
+ * the neighbour below is only half as far. With r < 2^57, s <= 62 and
+ * k <= 19 every product stays below 2^122.
+ */
+static int reads_back(uint64_t m, int s, uint64_t r, int k)
+{
+	u128 x = (u128)r << (s + 2);
+	u128 p = pow10_u64[k];
+	u128 hi = (u128)(2 * m + 1) * p * 2;
+	u128 lo = m == UINT64_C(1) << 52 ? (u128)(4 * m - 1) * p :
+		(u128)(2 * m - 1) * p * 2;
+
+	if (x > lo && x < hi)
+		return 1;
+	return (x == lo || x == hi) && !(m & 1);
+}
+
+/*
+ * The fast path for 1e-3 <= a < 2^53, a not integral (a = |d|): the range
+ * where %g prints fixed notation, and where exact 128-bit integers can do
+ * what the slow path does with snprintf and strtod. As there, try 15
+ * significant digits, then 16, then 17; the 15-digit rounding, trailing
+ * zeros dropped, is the shortest text whenever any of at most 15 digits
+ * reads back (DBL_DIG). 15 significant digits are k = 14 - x decimals, x
+ * being floor(log10(a)) in [-3, 15]. Returns the length written, or 0
+ * when the slow path must decide (never, if the reasoning holds; the unit
+ * tests compare both on millions of values).
+ */
+static size_t fmt_fixed(char *buf, double a)
+{
+	uint64_t bits, m, r = 0, ip, fp;
+	int s, x, k, j;
+	size_t len;
+
+	memcpy(&bits, &a, sizeof(bits));
+	m = (bits & ((UINT64_C(1) << 52) - 1)) | UINT64_C(1) << 52;
+	s = 1075 - (int)(bits >> 52);
+	/* floor(log10(a)): from the binary exponent, then one correction. */
+	x = ((52 - s) * 78913) >> 18;
+	if (x + 1 <= 16 && a >= pow10_dbl[x + 1 + 3])
+		x++;
+	for (k = 14 - x; k <= 16 - x; k++) {
+		if (k < 1)
+			continue;	/* an integer cannot read back as a */
+		r = round_decimals(m, s, k);
+		if (reads_back(m, s, r, k))
+			break;
+	}
+	if (k > 16 - x)
+		return 0;
+	/* Trailing zeros come from the 15-digit rounding; drop them in bulk. */
+	while (k >= 8 && r % 100000000 == 0) {
+		r /= 100000000;
+		k -= 8;
+	}
+	if (k >= 4 && r % 10000 == 0) {
+		r /= 10000;
+		k -= 4;
+	}
+	if (k >= 2 && r % 100 == 0) {
+		r /= 100;
+		k -= 2;
+	}
+	if (k >= 1 && r % 10 == 0) {
+		r /= 10;
+		k--;
+	}
+	ip = r / pow10_u64[k];
+	fp = r % pow10_u64[k];
+	len = fmt_u64(buf, ip);
+	buf[len++] = '.';
+	for (j = k - 1; j >= 0; j--) {
+		buf[len + (size_t)j] = (char)('0' + fp % 10);
+		fp /= 10;
+	}
+	return len + (size_t)k;
+}
+#endif
 
 size_t feat_fmt_double(char *buf, double d)
 {
@@ -309,13 +383,15 @@ size_t feat_fmt_double(char *buf, double d)
 		}
 		return feat_fmt_int(buf, (int64_t)d);
 	}
-	if (a >= 1e-3 && a < TWO48) {
+#ifdef __SIZEOF_INT128__
+	if (a >= 1e-3 && a < TWO53) {
 		len = d < 0;
 		buf[0] = '-';
-		n = (int)fmt_short_decimal(buf + len, a);
+		n = (int)fmt_fixed(buf + len, a);
 		if (n)
 			return len + (size_t)n;
 	}
+#endif
 	/*
 	 * Any decimal of at most 15 significant digits survives the trip
 	 * through a normal double (DBL_DIG), so if a 15-digit or shorter text

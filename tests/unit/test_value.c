@@ -501,6 +501,24 @@ START_TEST(test_fmt_double_powers_of_two)
 }
 END_TEST
 
+/*
+ * Dyadic rationals n / 2^j have short exact decimal expansions, so rounding
+ * them to 15 or 16 digits often lands exactly halfway (ties to even).
+ */
+START_TEST(test_fmt_double_dyadic)
+{
+	int i;
+
+	for (i = 0; i < 100000; i++) {
+		int j = 1 + (int)(rnd() % 40);
+		uint64_t n = rnd() >> (11 + rnd() % 53);
+
+		check_fmt(ldexp((double)n, -j));
+		check_fmt(-ldexp((double)(n | 1), -j));
+	}
+}
+END_TEST
+
 /* Ratios of small integers, as averages give. */
 START_TEST(test_fmt_double_ratios)
 {
@@ -536,6 +554,7 @@ static Suite *value_suite(void)
 	tcase_add_test(tc, test_fmt_double_random_bits);
 	tcase_add_test(tc, test_fmt_double_random_decimals);
 	tcase_add_test(tc, test_fmt_double_powers_of_two);
+	tcase_add_test(tc, test_fmt_double_dyadic);
 	tcase_add_test(tc, test_fmt_double_ratios);
 	suite_add_tcase(s, tc);
 	return s;
