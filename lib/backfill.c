@@ -396,8 +396,9 @@ static int join_day(struct day_plan *dp, size_t i, struct feat_error *err)
 	if (o->progress) {
 		char note[8192];
 
-		snprintf(note, sizeof(note), "%s: %llu rows from %zu tile files -> %s",
-			 date, (unsigned long long)js.rows, tiles.n, out_path);
+		snprintf(note, sizeof(note), "%s: %llu row%s from %zu tile file%s -> %s",
+			 date, (unsigned long long)js.rows, js.rows == 1 ? "" : "s",
+			 tiles.n, tiles.n == 1 ? "" : "s", out_path);
 		o->progress(o->ctx, note);
 	}
 	ret = 0;
