@@ -8,7 +8,7 @@
 #include "jsonpos.h"
 
 struct scan {
-	const char *s, *end;
+	const char *s, *end, *start;
 	long line, col;
 	struct feat_jsonpos *jp;
 	struct feat_buf path;
@@ -94,6 +94,7 @@ static int record(struct scan *sc, long kl, long kc)
 		return -1;
 	e->line = sc->line;
 	e->col = sc->col;
+	e->off = (size_t)(sc->s - sc->start);
 	e->key_line = kl;
 	e->key_col = kc;
 	jp->n++;
@@ -169,6 +170,7 @@ int feat_jsonpos_scan(struct feat_jsonpos *jp, const char *text, size_t len)
 
 	memset(jp, 0, sizeof(*jp));
 	sc.s = text;
+	sc.start = text;
 	sc.end = text + len;
 	sc.line = 1;
 	sc.col = 1;

@@ -15,6 +15,7 @@
 struct feat_jsonpos_ent {
 	char *ptr;
 	long line, col;		/* the value */
+	size_t off;		/* its byte offset in the text */
 	long key_line, key_col;	/* the member name; 0 for array elements */
 };
 

@@ -23,6 +23,8 @@
 
 struct ctx {
 	const char *file;
+	const char *text;	/* the JSON text, for columns inside strings */
+	size_t len;
 	struct feat_jsonpos jp;
 	struct feat_error *err;
 	char path[1024];
@@ -327,6 +329,34 @@ static int get_duration(struct ctx *c, json_t *v, const char *leaf,
 	return 0;
 }
 
+/*
+ * The file column, relative to the opening quote, of character ecol
+ * (1-based) of the decoded JSON string starting at p: escapes such as \"
+ * or \u00e9 take more columns in the file than in the string.
+ */
+static long string_column(const char *p, const char *end, long ecol)
+{
+	long col = 1, ch = 1;
+
+	p++;			/* the opening quote */
+	while (p < end && *p != '"' && ch < ecol) {
+		if (*p == '\\') {
+			int n = p + 1 < end && p[1] == 'u' ? 6 : 2;
+
+			p += n;
+			col += n;
+		} else {
+			/* one column per character, not per UTF-8 byte */
+			p++;
+			while (p < end && (*p & 0xc0) == 0x80)
+				p++;
+			col++;
+		}
+		ch++;
+	}
+	return col;
+}
+
 /* Compiles an expression found at c->path/leaf, placing its errors at the
  * column inside the JSON string and adding a caret line. */
 static struct feat_expr *compile_expr(struct ctx *c, const char *leaf,
@@ -346,11 +376,15 @@ static struct feat_expr *compile_expr(struct ctx *c, const char *leaf,
 	{
 		char ptr[1200];
 		const struct feat_jsonpos_ent *pe;
+		long fcol = 0;
 
 		snprintf(ptr, sizeof(ptr), "%s/%s", c->path, leaf);
 		pe = feat_jsonpos_find(&c->jp, ptr);
-		feat_error_set(c->err, c->file, pe ? pe->line : 0,
-			       pe ? pe->col + ecol : 0, "%s", e.msg);
+		if (pe)
+			fcol = pe->col + string_column(c->text + pe->off,
+						       c->text + c->len, ecol);
+		feat_error_set(c->err, c->file, pe ? pe->line : 0, fcol, "%s",
+			       e.msg);
 	}
 	snprintf(c->err->detail, sizeof(c->err->detail), "    %s\n    %*s^",
 		 text, (int)(ecol - 1), "");
@@ -1369,6 +1403,8 @@ static struct feat_plan *build(const char *text, size_t len, const char *file,
 
 	memset(&c, 0, sizeof(c));
 	c.file = file;
+	c.text = text;
+	c.len = len;
 	c.err = err;
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
