@@ -40,7 +40,7 @@ WARN += -Werror
 endif
 
 ALL_CFLAGS = $(CFLAGS) $(WARN) -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	-Ilib $(JANSSON_CFLAGS) $(ZSTD_CFLAGS)
+	-iquote lib $(JANSSON_CFLAGS) $(ZSTD_CFLAGS)
 LIBS = $(CSV_LIBS) $(JANSSON_LIBS) $(ZSTD_LIBS) -lm
 
 ifndef V
@@ -130,6 +130,7 @@ tests/unit/test_%: tests/unit/test_%.o $(LIBFEAT)
 
 check: all $(UNIT_TESTS)
 	@sh tests/run-unit $(UNIT_TESTS)
+	@sh tests/check-exports $(LIBFEAT)
 	@sh tests/cli/run
 
 demo: all

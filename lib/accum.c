@@ -9,14 +9,19 @@
  * only the (at most three) limbs its 53-bit significand spans, with no
  * carry: the carries wait.
  *
- * Carries. After normalise(), limbs 0..65 are in [0, 2^32) and limb 66
- * holds the rest, signed: that form is unique for a given value, which is
- * what makes the result independent of the order of operations. Each add
- * or sub changes a limb by less than 1.5 * 2^32, so "pending" counts the
- * operations since the last normalise() and bounds every limb by
- * (pending + 1) * 1.5 * 2^32; normalising when pending reaches 2^30 keeps
- * that below 2^63. A merge adds the two bounds, hence pending = dst +
- * src + 1.
+ * Order independence. Many limb vectors hold the same value; nothing
+ * looks at the limbs except through magnitude(), which carries a copy into
+ * digits of the exact value. So the rounded result, and is_zero, are
+ * functions of the exact value alone, whatever the order or grouping of
+ * the operations that produced it.
+ *
+ * Carries. Each add or sub changes a limb by less than 1.5 * 2^32, so
+ * "pending" counts the operations since the last normalise() and bounds
+ * every limb by (pending + 1) * 1.5 * 2^32; normalising (limbs 0..65 into
+ * [0, 2^32), the rest into limb 66) when pending reaches 2^30 keeps that
+ * below 2^63. A merge adds the two bounds, hence pending = dst + src + 1.
+ * Pending only has to be an upper bound, so a caller that copies the
+ * struct or raises the count stays safe.
  */
 #include <math.h>
 #include <string.h>
@@ -28,7 +33,7 @@
 #define PENDING_MAX	(UINT32_C(1) << 30)
 #define FRAC_MASK	((UINT64_C(1) << 52) - 1)
 
-/* Propagates the carries, leaving the unique form described above. */
+/* Propagates the carries so that every limb is small again. */
 static void normalise(struct feat_accum *a)
 {
 	int64_t carry = 0;
@@ -51,10 +56,11 @@ void feat_accum_init(struct feat_accum *a)
 }
 
 /*
- * Adds d's significand into the limbs it spans, negated when neg is -1
- * (0 otherwise). A normal double is (2^52 + frac) * 2^(e - 1075) and a
- * subnormal frac * 2^-1074, so the significand's lowest bit sits at bit
- * p = e - 1 (normal) or 0 (subnormal) of the accumulator.
+ * Adds d (flip 0) or -d (flip -1): d's significand goes into the limbs it
+ * spans. A normal double is (2^52 + frac) * 2^(e - 1075) and a subnormal
+ * frac * 2^-1074, so the significand's lowest bit sits at bit p = e - 1
+ * (normal) or 0 (subnormal) of the accumulator. A non-finite d (e = 2047)
+ * would still stay inside the array, only making the sum meaningless.
  */
 static inline void add_bits(struct feat_accum *a, double d, int64_t flip)
 {

@@ -30,15 +30,19 @@ int feat_duration_parse(const char *s, int64_t *ms);
 
 /*
  * Writes the canonical text of a duration (largest units first, zero parts
- * left out: 5400000 -> "1h30m") with a NUL. buf must hold 40 bytes.
- * Returns the length.
+ * left out: 5400000 -> "1h30m"; 0 -> "0s") with a NUL. buf must hold 40
+ * bytes. Returns the length.
  */
 size_t feat_duration_format(char *buf, int64_t ms);
 
 /*
  * Parses a timestamp in the given unit into milliseconds. ISO-8601 accepts
  * "2026-11-01T12:00:00Z", "2026-11-01T12:00:00.123+02:00",
- * "2026-11-01 12:00:00Z" and a bare date "2026-11-01" (midnight UTC).
+ * "2026-11-01 12:00:00Z" and a bare date "2026-11-01" (midnight UTC);
+ * seconds and fraction are optional, offsets may also be +HHMM or +HH, and
+ * t/z may be lowercase. A date-time without an offset is refused (it names
+ * no instant). Integer units accept an optional sign; us and ns and extra
+ * fraction digits are floored toward minus infinity.
  * Returns 0, or -1 when the text is not such a timestamp or overflows.
  */
 int feat_ts_parse(const char *s, size_t n, enum feat_ts_unit unit,

@@ -247,7 +247,7 @@ size_t feat_fmt_int(char *buf, int64_t v)
 #define TWO53 9007199254740992.0	/* 2^53 */
 
 #ifdef __SIZEOF_INT128__
-typedef unsigned __int128 u128;
+__extension__ typedef unsigned __int128 u128;
 
 static const uint64_t pow10_u64[20] = {
 	UINT64_C(1), UINT64_C(10), UINT64_C(100), UINT64_C(1000),

@@ -43,7 +43,9 @@ int feat_parse_int(const char *s, size_t n, int64_t *out);
 
 /*
  * Parses a whole decimal or scientific double (also "nan", "inf" spellings).
- * Returns 0, or -1 when the text is not a number.
+ * Returns 0, or -1 when the text is not a number. White space anywhere and
+ * hexadecimal floats are refused. Out-of-range text gives +-inf or 0 (the
+ * caller treats non-finite values as null). Correctly rounded.
  */
 int feat_parse_double(const char *s, size_t n, double *out);
 
@@ -55,9 +57,15 @@ int feat_parse_bool(const char *s, size_t n, int *out);
 
 /*
  * Writes the shortest decimal text that reads back (strtod) as exactly d,
- * without a NUL, and returns its length. Integral values in the exact range
- * print without a fraction or exponent ("3", not "3.0" or "3e0").
- * buf must hold FEAT_NUMBUF bytes. d must be finite.
+ * without a NUL, and returns its length. buf must hold FEAT_NUMBUF bytes.
+ * d must be finite. The text is a pure function of d's bits:
+ *   - integral values with |d| < 2^53 print as integers, without a
+ *     fraction or exponent ("3", "1000000000000000", not "1e+15");
+ *   - -0.0 prints "-0" (so that it reads back as -0.0);
+ *   - anything else prints as %.Pg with the smallest P in 1..17 whose text
+ *     reads back as d: "0.1", "2.5", "0.30000000000000004", "2.5e-07",
+ *     "1e+21", "5e-324" (C's %g: exponent when it is < -4 or >= P, with a
+ *     sign and at least two digits).
  */
 size_t feat_fmt_double(char *buf, double d);
 

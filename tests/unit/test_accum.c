@@ -282,6 +282,16 @@ START_TEST(test_known_sums)
 		P2(-1022), P2(-1074), P2(-1074), END_OF_CASE, P2(-1022) + P2(-1073),
 		P2(1000), P2(-1000), -P2(1000), END_OF_CASE, P2(-1000),
 		P2(1023), P2(-1074), -P2(1023), END_OF_CASE, P2(-1074),
+		/* Limbs of opposite signs before the carries settle. */
+		P2(-1010), -P2(-1074), END_OF_CASE, P2(-1010),
+		-P2(-1010), P2(-1074), END_OF_CASE, -P2(-1010),
+		P2(-1030), -P2(-1074), END_OF_CASE, P2(-1030) - P2(-1074),
+		-P2(-1030), P2(-1074), END_OF_CASE, P2(-1074) - P2(-1030),
+		-P2(-1042), P2(-1074), END_OF_CASE, P2(-1074) - P2(-1042),
+		P2(-1042), -P2(-1074), END_OF_CASE, P2(-1042) - P2(-1074),
+		-P2(64), P2(0), END_OF_CASE, -P2(64),
+		-P2(1000), P2(-1000), END_OF_CASE, -P2(1000),
+		P2(1023), P2(1022), -P2(1023), -P2(1022), -P2(1), END_OF_CASE, -2.0,
 		/* A tie decided by one bit 2100 places below. */
 		P2(1000), P2(947), P2(-1074), END_OF_CASE, P2(1000) + P2(948),
 		P2(1000), P2(947), -P2(-1074), END_OF_CASE, P2(1000),
