@@ -66,6 +66,7 @@ LIB_OBJS += lib/jsonpos.o
 LIB_OBJS += lib/plan.o
 LIB_OBJS += lib/serve.o
 LIB_OBJS += lib/state.o
+LIB_OBJS += lib/suggest.o
 LIB_OBJS += lib/tile.o
 LIB_OBJS += lib/tilein.o
 LIB_OBJS += lib/time.o

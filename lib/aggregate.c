@@ -294,7 +294,8 @@ static int on_row(void *ctx, const struct feat_csv_row *row,
 	r->stats->rows++;
 	memcpy(r->row, row->vals, src->ncols * sizeof(*r->row));
 	if (r->row[src->time_col].type == FEAT_NULL)
-		return feat_error_set(err, r->file, row->line, 0,
+		return feat_error_set(err, r->file, row->line,
+				      row->col_field[src->time_col],
 				      "missing event time (column '%s' is empty)",
 				      src->cols[src->time_col].name);
 	ts = r->row[src->time_col].u.i;
@@ -468,6 +469,8 @@ int feat_aggregate_merge(const struct feat_plan *plan,
 		inputs = stdin_only;
 		ninputs = 1;
 	}
+	if (feat_inputs_distinct(inputs, ninputs, err) < 0)
+		return -1;
 	ins = calloc(ninputs, sizeof(*ins));
 	if (!ins)
 		return feat_error_nomem(err);

@@ -481,6 +481,18 @@ int feat_backfill_run(const struct feat_plan *plan,
 		return feat_error_set(err, NULL, 0, 0, "the plan has no \"join\": nothing to backfill");
 	if (o->from > o->to)
 		return feat_error_set(err, NULL, 0, 0, "--from is after --to");
+	{
+		struct stat st;
+		char left[4096];
+
+		snprintf(left, sizeof(left), "%s/left", o->root);
+		if (stat(o->root, &st) < 0 || !S_ISDIR(st.st_mode))
+			return feat_error_set(err, NULL, 0, 0, "no directory '%s' (--root)", o->root);
+		if (stat(left, &st) < 0 || !S_ISDIR(st.st_mode))
+			return feat_error_set(err, NULL, 0, 0,
+					      "no directory '%s': the left rows go in %s/YYYY-MM-DD.csv",
+					      left, left);
+	}
 	if (o->out_dir)
 		snprintf(out_dir, sizeof(out_dir), "%s", o->out_dir);
 	else

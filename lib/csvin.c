@@ -30,6 +30,7 @@ struct feat_csv {
 	int have_header;
 	/* header: file field -> column, or -1 when the column is not used */
 	long *field_col;
+	long *col_field;	/* column -> file field, 1-based */
 	size_t nheader;
 	char **header;
 	/* the row being read */
@@ -92,6 +93,7 @@ void feat_csv_free(struct feat_csv *r)
 	csv_free(&r->p);
 	free(r->file);
 	free(r->field_col);
+	free(r->col_field);
 	for (i = 0; i < r->nheader; i++)
 		free(r->header[i]);
 	free(r->header);
@@ -271,6 +273,9 @@ static int take_header(struct feat_csv *r)
 			r->field_col[i] = (long)k;
 		}
 	}
+	r->col_field = calloc(src->ncols + 1, sizeof(*r->col_field));
+	if (!r->col_field)
+		return feat_error_nomem(r->err);
 	for (i = 0; i < src->ncols; i++) {
 		size_t m;
 
@@ -280,6 +285,7 @@ static int take_header(struct feat_csv *r)
 		if (m == n)
 			return feat_error_set(r->err, r->file, r->line, 0,
 					      "missing column '%s'", src->cols[i].name);
+		r->col_field[i] = (long)m + 1;
 	}
 	r->have_header = 1;
 	return 0;
@@ -315,6 +321,7 @@ static void end_row(struct feat_csv *r)
 	row.fields = r->fields;
 	row.field_lens = r->field_lens;
 	row.line = r->line;
+	row.col_field = r->col_field;
 	if (r->fn(r->ctx, &row, r->err) < 0)
 		fail(r);
 }

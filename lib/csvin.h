@@ -24,6 +24,7 @@ struct feat_csv_row {
 	const char *const *fields;	/* their text (unquoted), NUL-ended */
 	const size_t *field_lens;
 	long line;			/* the row's first line, 1-based */
+	const long *col_field;		/* per source column: its field, 1-based */
 };
 
 /* Called once per data row. Returns 0, or -1 with err set to stop. */

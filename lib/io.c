@@ -103,6 +103,34 @@ int feat_input_ready(const struct feat_input *in)
 	return poll(&p, 1, 0) > 0;
 }
 
+int feat_inputs_distinct(const char *const *paths, size_t n,
+			 struct feat_error *err)
+{
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		struct stat a, b;
+
+		for (k = 0; k < i; k++) {
+			int a_in = !strcmp(paths[i], "-"), b_in = !strcmp(paths[k], "-");
+
+			if (a_in || b_in) {
+				if (a_in && b_in)
+					return feat_error_set(err, NULL, 0, 0,
+							      "standard input given twice");
+				continue;
+			}
+			if (stat(paths[i], &a) == 0 && stat(paths[k], &b) == 0 &&
+			    a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
+			    S_ISREG(a.st_mode))
+				return feat_error_set(err, NULL, 0, 0,
+						      "'%s' and '%s' are the same file; its events would count twice",
+						      paths[k], paths[i]);
+		}
+	}
+	return 0;
+}
+
 void feat_input_close(struct feat_input *in)
 {
 	if (in->fd > 0)
@@ -117,6 +145,9 @@ void feat_input_close(struct feat_input *in)
 int feat_output_open(struct feat_output *out, const char *path,
 		     struct feat_error *err)
 {
+	struct stat st;
+	size_t len;
+
 	memset(out, 0, sizeof(*out));
 	if (!path || !strcmp(path, "-")) {
 		out->fd = 1;
@@ -125,9 +156,31 @@ int feat_output_open(struct feat_output *out, const char *path,
 			return feat_error_nomem(err);
 		return 0;
 	}
+	len = strlen(path);
+	if ((stat(path, &st) == 0 && S_ISDIR(st.st_mode)) ||
+	    (len && path[len - 1] == '/'))
+		return feat_error_set(err, NULL, 0, 0, "cannot write '%s': Is a directory",
+				      path);
+	/*
+	 * A pipe, a terminal or a device (/dev/null) is written in place:
+	 * renaming over it would replace it with a file nobody reads.
+	 */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		out->fd = open(path, O_WRONLY);
+		if (out->fd < 0)
+			return feat_error_errno(err, errno, "cannot open '%s'", path);
+		out->name = strdup(path);
+		out->path = NULL;
+		out->direct = 1;
+		if (!out->name) {
+			close(out->fd);
+			return feat_error_nomem(err);
+		}
+		return 0;
+	}
 	out->path = strdup(path);
 	out->name = strdup(path);
-	out->tmp = malloc(strlen(path) + 16);
+	out->tmp = malloc(len + 16);
 	if (!out->path || !out->name || !out->tmp) {
 		feat_output_abort(out);
 		return feat_error_nomem(err);
@@ -212,6 +265,16 @@ int feat_output_commit(struct feat_output *out, struct feat_error *err)
 
 	if (feat_output_flush(out, err) < 0)
 		goto out;
+	if (out->direct) {
+		if (close(out->fd) < 0) {
+			out->fd = -1;
+			feat_error_errno(err, errno, "cannot write '%s'", out->name);
+			goto out;
+		}
+		out->fd = -1;
+		ret = 0;
+		goto out;
+	}
 	if (!out->path) {
 		ret = 0;
 		goto out;
@@ -248,7 +311,7 @@ void feat_output_abort(struct feat_output *out)
 		free(out->tmp);
 		out->tmp = NULL;
 	}
-	if (out->path && out->fd > 1)
+	if ((out->path || out->direct) && out->fd > 1)
 		close(out->fd);
 	out->fd = -1;
 	free(out->path);

@@ -44,6 +44,14 @@ ssize_t feat_input_read(struct feat_input *in, struct feat_error *err);
 /* 1 when a read would return at once (data or end of input waiting). */
 int feat_input_ready(const struct feat_input *in);
 
+/*
+ * Fails with err set when two of the n paths name the same file (or "-"
+ * appears twice): reading one stream twice would count its events twice.
+ * Paths that cannot be stat'ed are left for the open to report.
+ */
+int feat_inputs_distinct(const char *const *paths, size_t n,
+			 struct feat_error *err);
+
 /* Closes the input (not stdin's descriptor) and frees its buffer. */
 void feat_input_close(struct feat_input *in);
 
@@ -54,6 +62,7 @@ struct feat_output {
 	char *name;		/* for messages */
 	struct feat_buf buf;
 	int failed;
+	int direct;		/* a pipe or device written in place */
 };
 
 /*

@@ -214,7 +214,8 @@ static int on_left(void *ctx, const struct feat_csv_row *row,
 		return -1;
 	r->stats->rows++;
 	if (row->vals[left->time_col].type == FEAT_NULL)
-		return feat_error_set(err, r->in.name, row->line, 0,
+		return feat_error_set(err, r->in.name, row->line,
+				      row->col_field[left->time_col],
 				      "missing left row time (column '%s' is empty)",
 				      left->cols[left->time_col].name);
 	T = row->vals[left->time_col].u.i;
@@ -547,6 +548,18 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 	r.fmt = fmt;
 	r.out = out;
 	r.stats = stats;
+	{
+		const char **all = calloc(ntiles + 1, sizeof(*all));
+
+		if (!all)
+			return feat_error_nomem(err);
+		all[0] = left ? left : "-";
+		memcpy(all + 1, tiles, ntiles * sizeof(*all));
+		i = (size_t)feat_inputs_distinct(all, ntiles + 1, err);
+		free(all);
+		if ((int)i < 0)
+			return -1;
+	}
 	r.gbs = calloc(plan->ngroup_bys, sizeof(*r.gbs));
 	r.drow = calloc(r.j->left.ncols + r.j->noutputs + 1, sizeof(*r.drow));
 	if (!r.gbs || !r.drow) {

@@ -20,6 +20,7 @@
 #include "hash.h"
 #include "jsonpos.h"
 #include "plan.h"
+#include "suggest.h"
 
 struct ctx {
 	const char *file;
@@ -272,6 +273,21 @@ static long find_col(const struct feat_column *cols, size_t n,
 	return -1;
 }
 
+/* "; did you mean 'x'?" for name among the stride-spaced candidates, or "". */
+static const char *hint(char *buf, size_t n, const char *name,
+			const void *cands, size_t stride, size_t ncands)
+{
+	const char *s = ncands ? feat_suggest(name, strlen(name), cands, stride,
+					      ncands) : NULL;
+
+	if (!s)
+		return "";
+	snprintf(buf, n, "; did you mean '%s'?", s);
+	return buf;
+}
+
+#define HINT(what, arr, n) hint(hb, sizeof(hb), (what), &(arr)[0].name, sizeof((arr)[0]), (n))
+
 static char *xstrdup(struct ctx *c, const char *s)
 {
 	char *d = strdup(s);
@@ -357,6 +373,38 @@ static long string_column(const char *p, const char *end, long ecol)
 	return col;
 }
 
+/*
+ * The detail lines of an expression error: the line of the expression that
+ * holds byte pos, and a caret under it. Tabs before the caret are copied so
+ * that it lines up however the terminal expands them.
+ */
+static void caret_detail(struct feat_error *err, const char *text, size_t pos)
+{
+	const char *start = text, *end, *p;
+	size_t n, i = 0;
+	char *d = err->detail;
+	size_t cap = sizeof(err->detail);
+
+	if (pos > strlen(text))
+		pos = strlen(text);
+	for (p = text; p < text + pos; p++)
+		if (*p == '\n')
+			start = p + 1;
+	end = strchr(start, '\n');
+	if (!end)
+		end = start + strlen(start);
+	n = (size_t)(end - start);
+	i = (size_t)snprintf(d, cap, "    %.*s\n    ", (int)n, start);
+	for (p = start; p < text + pos && i + 2 < cap; p++) {
+		if ((*p & 0xc0) == 0x80)
+			continue;	/* one column per UTF-8 character */
+		d[i++] = *p == '\t' ? '\t' : ' ';
+	}
+	if (i + 1 < cap)
+		d[i++] = '^';
+	d[i < cap ? i : cap - 1] = '\0';
+}
+
 /* Compiles an expression found at c->path/leaf, placing its errors at the
  * column inside the JSON string and adding a caret line. */
 static struct feat_expr *compile_expr(struct ctx *c, const char *leaf,
@@ -386,8 +434,7 @@ static struct feat_expr *compile_expr(struct ctx *c, const char *leaf,
 		feat_error_set(c->err, c->file, pe ? pe->line : 0, fcol, "%s",
 			       e.msg);
 	}
-	snprintf(c->err->detail, sizeof(c->err->detail), "    %s\n    %*s^",
-		 text, (int)(ecol - 1), "");
+	caret_detail(c->err, text, (size_t)(ecol - 1));
 	return NULL;
 }
 
@@ -533,9 +580,13 @@ static int build_source(struct ctx *c, const char *name, json_t *obj,
 	if (!v)
 		return -1;
 	t = find_col(s->cols, s->ncols, json_string_value(v));
-	if (t < 0)
-		return err_at(c, "time", "time column '%s' is not among the columns",
-			      json_string_value(v));
+	if (t < 0) {
+		char hb[200];
+
+		return err_at(c, "time", "time column '%s' is not among the columns%s",
+			      json_string_value(v),
+			      HINT(json_string_value(v), s->cols, s->ncols));
+	}
 	if (s->cols[t].type != FEAT_TIMESTAMP)
 		return err_at(c, "time", "time column '%s' must be a timestamp type (timestamp_ms, ...), not %s",
 			      s->cols[t].name, feat_column_type_name(&s->cols[t]));
@@ -651,9 +702,13 @@ static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 			if (!json_is_string(v))
 				return err_at(c, "of", "\"of\" must name a column");
 			col = find_col(g->cols, g->ncols, json_string_value(v));
-			if (col < 0)
-				return err_at(c, "of", "unknown column '%s' in \"of\"",
-					      json_string_value(v));
+			if (col < 0) {
+				char hb[200];
+
+				return err_at(c, "of", "unknown column '%s' in \"of\"%s",
+					      json_string_value(v),
+					      HINT(json_string_value(v), g->cols, g->ncols));
+			}
 			t = g->cols[col].type;
 			if ((ag->op == FEAT_OP_SUM || ag->op == FEAT_OP_AVG) &&
 			    t != FEAT_INT && t != FEAT_DOUBLE)
@@ -788,8 +843,12 @@ static int build_group_by(struct ctx *c, const char *name, json_t *obj,
 	if (!v)
 		return -1;
 	s = feat_plan_source(p, json_string_value(v));
-	if (s < 0)
-		return err_at(c, "source", "unknown source '%s'", json_string_value(v));
+	if (s < 0) {
+		char hb[200];
+
+		return err_at(c, "source", "unknown source '%s'%s", json_string_value(v),
+			      HINT(json_string_value(v), p->sources, p->nsources));
+	}
 	g->source = (size_t)s;
 	src = &p->sources[s];
 	sel = json_object_get(obj, "select");
@@ -908,7 +967,10 @@ static int build_group_by(struct ctx *c, const char *name, json_t *obj,
 		}
 		col = find_col(g->cols, g->ncols, json_string_value(k));
 		if (col < 0) {
-			err_at(c, leaf, "unknown key column '%s'", json_string_value(k));
+			char hb[200];
+
+			err_at(c, leaf, "unknown key column '%s'%s", json_string_value(k),
+			       HINT(json_string_value(k), g->cols, g->ncols));
 			goto out;
 		}
 		for (j = 0; j < g->nkeys; j++)
@@ -1032,9 +1094,14 @@ static int build_join(struct ctx *c, json_t *root, struct feat_plan *p)
 			if (!v)
 				return -1;
 			gi = feat_plan_group_by(p, json_string_value(v));
-			if (gi < 0)
-				return err_at(c, "group_by", "unknown group_by '%s'",
-					      json_string_value(v));
+			if (gi < 0) {
+				char hb[200];
+
+				return err_at(c, "group_by", "unknown group_by '%s'%s",
+					      json_string_value(v),
+					      HINT(json_string_value(v), p->group_bys,
+						   p->ngroup_bys));
+			}
 			part->group_by = (size_t)gi;
 			g = &p->group_bys[gi];
 			km = json_object_get(pt, "keys");
@@ -1586,15 +1653,23 @@ struct feat_plan *feat_plan_load(const char *path, struct feat_error *err)
 			feat_error_set(err, path, 0, 0, "not a plan file (bad magic)");
 		goto out;
 	}
-	if (u[8] != 1 || u[9] != 0 || u[10] || u[11]) {
+	if (u[8] != 1 || u[9] != 0) {
 		feat_error_set(err, path, 0, 0, "unsupported plan version %u (this feat reads version 1)",
 			       (unsigned)(u[8] | u[9] << 8));
 		goto out;
 	}
+	if (u[10] || u[11]) {
+		feat_error_set(err, path, 0, 0, "plan file uses flags this feat does not know");
+		goto out;
+	}
 	hash = get64(u + 12);
 	n = (uint32_t)(u[20] | u[21] << 8 | u[22] << 16 | (uint32_t)u[23] << 24);
-	if (b.len != 28 + (size_t)n) {
+	if (b.len < 28 + (size_t)n) {
 		feat_error_set(err, path, 0, 0, "truncated plan file");
+		goto out;
+	}
+	if (b.len > 28 + (size_t)n) {
+		feat_error_set(err, path, 0, 0, "bytes after the end of the plan file");
 		goto out;
 	}
 	{

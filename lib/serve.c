@@ -158,6 +158,8 @@ int feat_serve_dump(const struct feat_plan *plan, const char *const *tiles,
 		tiles = stdin_only;
 		ntiles = 1;
 	}
+	if (feat_inputs_distinct(tiles, ntiles, err) < 0)
+		return -1;
 	ins = calloc(ntiles, sizeof(*ins));
 	last = calloc(ntiles, sizeof(*last));
 	st = calloc(plan->ngroup_bys, sizeof(*st));
