@@ -42,6 +42,9 @@ void cmd_init(const char *name)
 	size_t i;
 
 	progname = name;
+	/* A closed downstream ends us quietly, even if our parent ignored
+	 * SIGPIPE (as Python and some shells do). */
+	signal(SIGPIPE, SIG_DFL);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		signal(sigs[i], on_signal);
 	atexit(check_stdout);
