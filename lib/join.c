@@ -41,6 +41,13 @@ struct slot {
 	int answered;
 };
 
+/* A pending query in the heap: its time inline, so that sifting does not
+ * chase slots. */
+struct qref {
+	int64_t T;
+	uint64_t seq;
+};
+
 struct gbrun {
 	struct feat_state st;
 	struct feat_tilein **streams;
@@ -68,7 +75,7 @@ struct jrun {
 	struct slot *slots;
 	size_t front, count, cap;	/* slot seq front .. front + count */
 	uint64_t first_seq;		/* seq of slots[front] */
-	uint64_t *heap;
+	struct qref *heap;		/* pending queries by (T, seq) */
 	size_t nheap, heap_cap;
 	struct feat_buf a, b;
 	size_t b_live;
@@ -83,23 +90,22 @@ static struct slot *slot_at(struct jrun *r, uint64_t seq)
 	return &r->slots[(r->front + (seq - r->first_seq)) % r->cap];
 }
 
-static int heap_less(struct jrun *r, uint64_t x, uint64_t y)
+static inline int heap_less(const struct qref *x, const struct qref *y)
 {
-	int64_t tx = slot_at(r, x)->T, ty = slot_at(r, y)->T;
-
-	return tx < ty || (tx == ty && x < y);
+	return x->T < y->T || (x->T == y->T && x->seq < y->seq);
 }
 
-static void heap_push(struct jrun *r, uint64_t seq)
+static void heap_push(struct jrun *r, int64_t T, uint64_t seq)
 {
 	size_t i = r->nheap++;
 
-	r->heap[i] = seq;
+	r->heap[i].T = T;
+	r->heap[i].seq = seq;
 	while (i) {
 		size_t p = (i - 1) / 2;
-		uint64_t t;
+		struct qref t;
 
-		if (!heap_less(r, r->heap[i], r->heap[p]))
+		if (!heap_less(&r->heap[i], &r->heap[p]))
 			break;
 		t = r->heap[i];
 		r->heap[i] = r->heap[p];
@@ -115,11 +121,11 @@ static void heap_pop(struct jrun *r)
 	r->heap[0] = r->heap[n];
 	for (;;) {
 		size_t l = 2 * i + 1, m = i;
-		uint64_t t;
+		struct qref t;
 
-		if (l < n && heap_less(r, r->heap[l], r->heap[m]))
+		if (l < n && heap_less(&r->heap[l], &r->heap[m]))
 			m = l;
-		if (l + 1 < n && heap_less(r, r->heap[l + 1], r->heap[m]))
+		if (l + 1 < n && heap_less(&r->heap[l + 1], &r->heap[m]))
 			m = l + 1;
 		if (m == i)
 			break;
@@ -134,7 +140,7 @@ static int grow_slots(struct jrun *r)
 {
 	size_t cap = r->cap ? r->cap * 2 : 1024, i;
 	struct slot *s = malloc(cap * sizeof(*s));
-	uint64_t *h;
+	struct qref *h;
 
 	if (!s)
 		return -1;
@@ -294,7 +300,7 @@ static int on_left(void *ctx, const struct feat_csv_row *row,
 	s->keys_len = a->len - start;
 	if (!a->ptr)
 		return feat_error_nomem(err);
-	heap_push(r, r->first_seq + r->count);
+	heap_push(r, T, r->first_seq + r->count);
 	r->count++;
 	return 0;
 }
@@ -584,16 +590,15 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 		int64_t T;
 
 		if (!r.in.eof && (r.j->left.lateness < 0 || !r.nheap ||
-				  slot_at(&r, r.heap[0])->T >
-					  r.left_max - r.j->left.lateness)) {
+				  r.heap[0].T > r.left_max - r.j->left.lateness)) {
 			if (read_left(&r, err) < 0)
 				goto out;
 			continue;
 		}
 		if (!r.nheap)
 			break;
-		q = r.heap[0];
-		T = slot_at(&r, q)->T;
+		q = r.heap[0].seq;
+		T = r.heap[0].T;
 		for (i = 0; i < plan->ngroup_bys; i++)
 			if (r.gbs[i].used && advance(&r, i, T, err) < 0)
 				goto out;
