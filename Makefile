@@ -51,6 +51,7 @@ endif
 
 LIB_OBJS =
 LIB_OBJS += lib/accum.o
+LIB_OBJS += lib/aggop.o
 LIB_OBJS += lib/aggregate.o
 LIB_OBJS += lib/backfill.o
 LIB_OBJS += lib/buf.o
@@ -86,7 +87,13 @@ TOOLS += tests/tools/chunkcat
 
 UNIT_TESTS =
 UNIT_TESTS += tests/unit/test_accum
+UNIT_TESTS += tests/unit/test_csvin
 UNIT_TESTS += tests/unit/test_expr
+UNIT_TESTS += tests/unit/test_format
+UNIT_TESTS += tests/unit/test_hash
+UNIT_TESTS += tests/unit/test_plan
+UNIT_TESTS += tests/unit/test_state
+UNIT_TESTS += tests/unit/test_tile
 UNIT_TESTS += tests/unit/test_time
 UNIT_TESTS += tests/unit/test_value
 

@@ -189,6 +189,7 @@ static int convert(struct feat_csv *r, size_t col, const char *s, size_t n,
 		v->u.s.len = n;
 		break;
 	case FEAT_NULL:
+	case FEAT_JSON:
 		break;
 	}
 	if (what) {

@@ -7,39 +7,66 @@
 #include "buf.h"
 #include "plan.h"
 
-static void window_text(struct feat_buf *b, int64_t w)
+/* What the aggregation keeps per key and window, so people can size memory. */
+static void state_text(struct feat_buf *b, const struct feat_agg *a, size_t w)
 {
-	char tmp[40];
+	int64_t len = a->windows[w], hop = a->hops[w];
+	const char *what = "";
+
+	switch (a->op) {
+	case FEAT_OP_COUNT: what = "a count"; break;
+	case FEAT_OP_SUM: case FEAT_OP_AVG:
+		what = a->in_type == FEAT_DOUBLE ? "an exact sum and a count"
+						 : "an integer sum and a count";
+		break;
+	case FEAT_OP_VAR: case FEAT_OP_STDDEV:
+		what = "exact sums of values and of squares, and a count";
+		break;
+	case FEAT_OP_MIN: case FEAT_OP_MAX: case FEAT_OP_FIRST: case FEAT_OP_LAST:
+		what = "one value";
+		break;
+	case FEAT_OP_FIRST_K: case FEAT_OP_LAST_K: case FEAT_OP_TOP_K:
+	case FEAT_OP_BOTTOM_K:
+		what = "up to k values";
+		break;
+	case FEAT_OP_UNIQUE_COUNT: what = "the set of distinct values"; break;
+	case FEAT_OP_HISTOGRAM: what = "a count per distinct value"; break;
+	case FEAT_OP_APPROX_UNIQUE_COUNT: what = "a HyperLogLog sketch"; break;
+	case FEAT_OP_APPROX_PERCENTILE: what = "a DDSketch (counts per logarithmic bucket)"; break;
+	case FEAT_OP__COUNT: break;
+	}
+	if (len == FEAT_UNBOUNDED) {
+		feat_buf_addf(b, "%s, kept running", what);
+	} else if (hop) {
+		feat_buf_addf(b, "%s per %lld ms bucket, at most %lld buckets",
+			      what, (long long)hop, (long long)(len / hop + 2));
+	} else if (a->op <= FEAT_OP_LAST) {
+		feat_buf_addf(b, "%s%s, plus the window's events", what,
+			      a->op == FEAT_OP_MIN || a->op == FEAT_OP_MAX
+				      ? " and a monotonic queue" : "");
+	} else {
+		feat_buf_addf(b, "the window's events, folded into %s at each T", what);
+	}
+	feat_buf_addf(b, "; empty window: %s",
+		      a->op == FEAT_OP_COUNT || a->op == FEAT_OP_UNIQUE_COUNT ||
+		      a->op == FEAT_OP_APPROX_UNIQUE_COUNT ? "0" : "null");
+}
+
+static void window_text(struct feat_buf *b, int64_t w, int64_t hop)
+{
+	char tmp[40], h[40];
 
 	if (w == FEAT_UNBOUNDED) {
 		feat_buf_adds(b, "unbounded (all events before T)");
 		return;
 	}
 	feat_duration_format(tmp, w);
-	feat_buf_addf(b, "%s, exactly [T-%s, T)", tmp, tmp);
-}
-
-/* What the aggregation keeps per key, so people can size memory. */
-static const char *state_text(enum feat_op op, int64_t w)
-{
-	int bounded = w != FEAT_UNBOUNDED;
-
-	switch (op) {
-	case FEAT_OP_COUNT:
-		return bounded ? "a count, plus the window's events" : "a count";
-	case FEAT_OP_SUM:
-	case FEAT_OP_AVG:
-		return bounded ? "an exact sum and a count, plus the window's events"
-			       : "an exact sum and a count";
-	case FEAT_OP_MIN:
-	case FEAT_OP_MAX:
-		return bounded ? "a monotonic queue of candidate events in the window"
-			       : "one value";
-	case FEAT_OP_LAST:
-		return bounded ? "the position of the last non-null value, plus the window's events"
-			       : "one value";
+	if (!hop) {
+		feat_buf_addf(b, "%s, exactly [T-%s, T)", tmp, tmp);
+		return;
 	}
-	return "";
+	feat_duration_format(h, hop);
+	feat_buf_addf(b, "%s hopping by %s: [floor_%s(T-%s), T)", tmp, h, h, tmp);
 }
 
 static void source_text(struct feat_buf *b, const struct feat_source *s,
@@ -100,13 +127,15 @@ int feat_plan_explain(const struct feat_plan *p, struct feat_buf *b)
 			const struct feat_feature *f = &g->features[k];
 			const struct feat_agg *a = &g->aggs[f->agg];
 
+			char tb[64];
+
 			feat_buf_addf(b, "  feature %s %s = %s(%s) over ", f->name,
-				      feat_type_name(f->type), feat_op_name(a->op),
+				      feat_agg_type_text(a, tb), feat_op_name(a->op),
 				      a->input < 0 ? "*" : g->cols[g->inputs[a->input]].name);
-			window_text(b, a->windows[f->window]);
-			feat_buf_addf(b, "\n    state per key: %s; empty window: %s\n",
-				      state_text(a->op, a->windows[f->window]),
-				      a->op == FEAT_OP_COUNT ? "0" : "null");
+			window_text(b, a->windows[f->window], a->hops[f->window]);
+			feat_buf_adds(b, "\n    state per key: ");
+			state_text(b, a, f->window);
+			feat_buf_addc(b, '\n');
 		}
 	}
 	if (p->join) {

@@ -44,6 +44,7 @@ int feat_fmt_csv_value(struct feat_buf *b, const struct feat_value *v)
 	case FEAT_BOOL:
 		return feat_buf_adds(b, v->u.i ? "true" : "false");
 	case FEAT_STRING:
+	case FEAT_JSON:
 		return feat_csv_quote(b, v->u.s.ptr, v->u.s.len, ',', '"');
 	default:
 		return number(b, v);
@@ -96,6 +97,8 @@ int feat_fmt_json_value(struct feat_buf *b, const struct feat_value *v)
 		return feat_buf_adds(b, v->u.i ? "true" : "false");
 	case FEAT_STRING:
 		return feat_fmt_json_string(b, v->u.s.ptr, v->u.s.len);
+	case FEAT_JSON:
+		return feat_buf_add(b, v->u.s.ptr, v->u.s.len);
 	default:
 		return number(b, v);
 	}

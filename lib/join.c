@@ -80,8 +80,8 @@ struct jrun {
 	struct feat_buf a, b;
 	size_t b_live;
 	/* scratch */
-	struct feat_value *feat_vals;	/* per part feature values */
 	struct feat_value *drow;	/* left values + outputs */
+	struct feat_buf *json;		/* per part: its list and map values */
 	struct feat_buf text;
 };
 
@@ -432,7 +432,11 @@ static int answer(struct jrun *r, uint64_t seq, struct feat_error *err)
 		if (!null_key)
 			id = feat_state_find(&gr->st, p, (size_t)klen);
 		p += klen;
-		feat_state_eval(&gr->st, id, s->T, r->drow + nleft + pt->first_output);
+		feat_buf_reset(&r->json[i]);
+		if (feat_state_eval(&gr->st, id, s->T,
+				    r->drow + nleft + pt->first_output,
+				    &r->json[i], err) < 0)
+			return -1;
 	}
 	for (i = 0; i < j->nderive; i++)
 		feat_expr_eval(j->derive[i], r->drow,
@@ -568,7 +572,8 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 	}
 	r.gbs = calloc(plan->ngroup_bys, sizeof(*r.gbs));
 	r.drow = calloc(r.j->left.ncols + r.j->noutputs + 1, sizeof(*r.drow));
-	if (!r.gbs || !r.drow) {
+	r.json = calloc(r.j->nparts, sizeof(*r.json));
+	if (!r.gbs || !r.drow || !r.json) {
 		feat_error_nomem(err);
 		goto out;
 	}
@@ -642,6 +647,8 @@ out:
 	feat_buf_release(&r.b);
 	feat_buf_release(&r.text);
 	free(r.drow);
-	free(r.feat_vals);
+	for (i = 0; r.json && i < r.j->nparts; i++)
+		feat_buf_release(&r.json[i]);
+	free(r.json);
 	return ret;
 }

@@ -32,13 +32,32 @@ struct ctx {
 	void *scratch;		/* freed when the build ends */
 };
 
-static const char *const op_names[] = {
-	"count", "sum", "avg", "min", "max", "last",
+static const char *const op_names[FEAT_OP__COUNT] = {
+	"count", "sum", "avg", "min", "max", "last", "first", "var", "stddev",
+	"first_k", "last_k", "top_k", "bottom_k", "unique_count",
+	"approx_unique_count", "approx_percentile", "histogram",
 };
 
 const char *feat_op_name(enum feat_op op)
 {
 	return op_names[op];
+}
+
+const char *feat_agg_type_text(const struct feat_agg *a, char *buf)
+{
+	switch (a->op) {
+	case FEAT_OP_FIRST_K: case FEAT_OP_LAST_K: case FEAT_OP_TOP_K:
+	case FEAT_OP_BOTTOM_K:
+		snprintf(buf, 64, "list<%s>", feat_type_name(a->in_type));
+		return buf;
+	case FEAT_OP_APPROX_PERCENTILE:
+		return "list<double>";
+	case FEAT_OP_HISTOGRAM:
+		snprintf(buf, 64, "map<%s,int>", feat_type_name(a->in_type));
+		return buf;
+	default:
+		return feat_type_name(a->out_type);
+	}
 }
 
 const char *feat_column_type_name(const struct feat_column *c)
@@ -163,6 +182,14 @@ static int only_keys(struct ctx *c, json_t *obj, const char *what,
 				break;
 		if (!names[i]) {
 			char list[256] = "";
+			const char *s;
+
+			for (i = 0; names[i]; i++)
+				;
+			s = feat_suggest(key, strlen(key), names, sizeof(names[0]), i);
+			if (s)
+				return err_key(c, key, "unknown member '%s' in %s; did you mean '%s'?",
+					       key, what, s);
 
 			for (i = 0; names[i]; i++) {
 				strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
@@ -280,8 +307,9 @@ static const char *hint(char *buf, size_t n, const char *name,
 	const char *s = ncands ? feat_suggest(name, strlen(name), cands, stride,
 					      ncands) : NULL;
 
+	buf[0] = '\0';
 	if (!s)
-		return "";
+		return buf;
 	snprintf(buf, n, "; did you mean '%s'?", s);
 	return buf;
 }
@@ -659,7 +687,8 @@ static const char *window_suffix(int64_t w, char *buf)
 static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 {
 	static const char *const members[] = {
-		"op", "of", "windows", "name", NULL,
+		"op", "of", "windows", "hop", "name", "k", "precision",
+		"relative_error", "percentiles", NULL,
 	};
 	size_t i, j, old;
 
@@ -674,7 +703,9 @@ static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 		json_t *a = json_array_get(arr, i), *v, *wins;
 		struct feat_agg *ag = &g->aggs[i];
 		size_t o2 = pushi(c, i), k;
+		int64_t hop = 0;
 		const char *op;
+		enum feat_type t = FEAT_INT;
 
 		g->naggs = i + 1;
 		if (!json_is_object(a))
@@ -686,18 +717,28 @@ static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 		if (!v)
 			return -1;
 		op = json_string_value(v);
-		for (k = 0; k < sizeof(op_names) / sizeof(op_names[0]); k++)
+		for (k = 0; k < FEAT_OP__COUNT; k++)
 			if (!strcmp(op, op_names[k]))
 				break;
-		if (k == sizeof(op_names) / sizeof(op_names[0]))
-			return err_at(c, "op", "unknown aggregation '%s' (this version has count, sum, avg, min, max, last)",
-				      op);
+		if (k == FEAT_OP__COUNT) {
+			char hb[200], list[400] = "";
+
+			if (!*hint(hb, sizeof(hb), op, op_names, sizeof(op_names[0]),
+				   FEAT_OP__COUNT)) {
+				for (k = 0; k < FEAT_OP__COUNT; k++) {
+					strcat(list, k ? ", " : " (one of: ");
+					strcat(list, op_names[k]);
+				}
+				strcat(list, ")");
+			}
+			return err_at(c, "op", "unknown aggregation '%s'%s", op,
+				      *hb ? hb : list);
+		}
 		ag->op = (enum feat_op)k;
 		ag->input = -1;
 		v = json_object_get(a, "of");
 		if (v) {
 			long col;
-			enum feat_type t;
 
 			if (!json_is_string(v))
 				return err_at(c, "of", "\"of\" must name a column");
@@ -710,13 +751,21 @@ static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 					      HINT(json_string_value(v), g->cols, g->ncols));
 			}
 			t = g->cols[col].type;
-			if ((ag->op == FEAT_OP_SUM || ag->op == FEAT_OP_AVG) &&
-			    t != FEAT_INT && t != FEAT_DOUBLE)
-				return err_at(c, "of", "%s of %s is not defined; cast with double()",
-					      op, feat_type_name(t));
-			if ((ag->op == FEAT_OP_MIN || ag->op == FEAT_OP_MAX) &&
-			    t == FEAT_BOOL)
-				return err_at(c, "of", "%s of bool is not defined", op);
+			switch (ag->op) {
+			case FEAT_OP_SUM: case FEAT_OP_AVG: case FEAT_OP_VAR:
+			case FEAT_OP_STDDEV: case FEAT_OP_APPROX_PERCENTILE:
+				if (t != FEAT_INT && t != FEAT_DOUBLE)
+					return err_at(c, "of", "%s of %s is not defined; cast with double()",
+						      op, feat_type_name(t));
+				break;
+			case FEAT_OP_MIN: case FEAT_OP_MAX: case FEAT_OP_TOP_K:
+			case FEAT_OP_BOTTOM_K:
+				if (t == FEAT_BOOL)
+					return err_at(c, "of", "%s of bool is not defined; cast with int()", op);
+				break;
+			default:
+				break;
+			}
 			for (k = 0; k < g->ninputs; k++)
 				if (g->inputs[k] == (size_t)col)
 					break;
@@ -726,29 +775,130 @@ static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 		} else if (ag->op != FEAT_OP_COUNT) {
 			return err_at(c, NULL, "%s needs \"of\": the column it aggregates", op);
 		}
+		ag->in_type = t;
 		switch (ag->op) {
-		case FEAT_OP_COUNT: ag->out_type = FEAT_INT; break;
-		case FEAT_OP_AVG: ag->out_type = FEAT_DOUBLE; break;
-		default: ag->out_type = g->cols[g->inputs[ag->input]].type; break;
+		case FEAT_OP_COUNT: case FEAT_OP_UNIQUE_COUNT:
+		case FEAT_OP_APPROX_UNIQUE_COUNT:
+			ag->out_type = FEAT_INT;
+			break;
+		case FEAT_OP_AVG: case FEAT_OP_VAR: case FEAT_OP_STDDEV:
+			ag->out_type = FEAT_DOUBLE;
+			break;
+		case FEAT_OP_FIRST_K: case FEAT_OP_LAST_K: case FEAT_OP_TOP_K:
+		case FEAT_OP_BOTTOM_K: case FEAT_OP_APPROX_PERCENTILE:
+		case FEAT_OP_HISTOGRAM:
+			ag->out_type = FEAT_JSON;
+			break;
+		default:
+			ag->out_type = t;
+			break;
 		}
+		/* Parameters: each only where it means something. */
+		v = json_object_get(a, "k");
+		if (ag->op == FEAT_OP_FIRST_K || ag->op == FEAT_OP_LAST_K ||
+		    ag->op == FEAT_OP_TOP_K || ag->op == FEAT_OP_BOTTOM_K) {
+			if (!v)
+				return err_at(c, NULL, "%s needs \"k\": how many values to keep", op);
+		} else if (v && ag->op != FEAT_OP_HISTOGRAM) {
+			return err_key(c, "k", "\"k\" means nothing to %s", op);
+		}
+		if (v) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) > 1000000)
+				return err_at(c, "k", "\"k\" must be an integer from 1 to 1000000");
+			ag->k = (uint32_t)json_integer_value(v);
+		}
+		v = json_object_get(a, "precision");
+		ag->precision = 12;
+		if (v && ag->op != FEAT_OP_APPROX_UNIQUE_COUNT)
+			return err_key(c, "precision", "\"precision\" means nothing to %s", op);
+		if (v) {
+			if (!json_is_integer(v) || json_integer_value(v) < 4 ||
+			    json_integer_value(v) > 18)
+				return err_at(c, "precision", "\"precision\" must be an integer from 4 to 18 (2^precision registers)");
+			ag->precision = (uint32_t)json_integer_value(v);
+		}
+		v = json_object_get(a, "relative_error");
+		ag->rel_error = 0.01;
+		if (v && ag->op != FEAT_OP_APPROX_PERCENTILE)
+			return err_key(c, "relative_error", "\"relative_error\" means nothing to %s", op);
+		if (v) {
+			if (!json_is_number(v) || json_number_value(v) <= 0 ||
+			    json_number_value(v) >= 0.5)
+				return err_at(c, "relative_error", "\"relative_error\" must be a number in (0, 0.5)");
+			ag->rel_error = json_number_value(v);
+		}
+		v = json_object_get(a, "percentiles");
+		if (v && ag->op != FEAT_OP_APPROX_PERCENTILE)
+			return err_key(c, "percentiles", "\"percentiles\" means nothing to %s", op);
+		if (ag->op == FEAT_OP_APPROX_PERCENTILE) {
+			static const double dflt[] = { 0.5, 0.9, 0.99 };
+			size_t n = v ? json_array_size(v) : 3;
+
+			if (v && (!json_is_array(v) || !n))
+				return err_at(c, "percentiles", "\"percentiles\" must be a non-empty array of numbers in [0, 1]");
+			ag->percentiles = calloc(n, sizeof(double));
+			if (!ag->percentiles)
+				return feat_error_nomem(c->err);
+			ag->npercentiles = n;
+			for (k = 0; k < n; k++) {
+				json_t *q = v ? json_array_get(v, k) : NULL;
+
+				if (q && (!json_is_number(q) || json_number_value(q) < 0 ||
+					  json_number_value(q) > 1))
+					return err_at(c, "percentiles", "\"percentiles\" must be a non-empty array of numbers in [0, 1]");
+				ag->percentiles[k] = q ? json_number_value(q) : dflt[k];
+			}
+		}
+		v = json_object_get(a, "hop");
+		if (v && get_duration(c, v, "hop", &hop, 0) < 0)
+			return -1;
 		wins = json_object_get(a, "windows");
 		if (wins && (!json_is_array(wins) || !json_array_size(wins)))
 			return err_at(c, "windows", "\"windows\" must be a non-empty array of durations");
 		ag->nwindows = wins ? json_array_size(wins) : 1;
 		ag->windows = calloc(ag->nwindows, sizeof(*ag->windows));
-		if (!ag->windows)
+		ag->hops = calloc(ag->nwindows, sizeof(*ag->hops));
+		if (!ag->windows || !ag->hops)
 			return feat_error_nomem(c->err);
 		for (k = 0; wins && k < ag->nwindows; k++) {
-			char leaf[32];
+			json_t *w = json_array_get(wins, k);
+			char leaf[64];
 			size_t m;
 
 			snprintf(leaf, sizeof(leaf), "windows/%zu", k);
-			if (get_duration(c, json_array_get(wins, k), leaf,
-					 &ag->windows[k], 1) < 0)
+			ag->hops[k] = hop;
+			if (json_is_object(w)) {
+				static const char *const wm[] = { "length", "hop", NULL };
+				size_t o3 = push(c, "windows");
+				json_t *len = json_object_get(w, "length");
+				json_t *h = json_object_get(w, "hop");
+
+				pushi(c, k);
+				if (only_keys(c, w, "a window", wm) < 0)
+					return -1;
+				if (!len)
+					return err_at(c, NULL, "a window object needs \"length\"");
+				if (get_duration(c, len, "length", &ag->windows[k], 0) < 0)
+					return -1;
+				if (h && get_duration(c, h, "hop", &ag->hops[k], 0) < 0)
+					return -1;
+				pop(c, o3);
+			} else if (get_duration(c, w, leaf, &ag->windows[k], 1) < 0) {
 				return -1;
+			}
+			if (ag->windows[k] == FEAT_UNBOUNDED)
+				ag->hops[k] = 0;
+			else if (ag->hops[k] > ag->windows[k])
+				return err_at(c, leaf, "the hop is longer than the window");
 			for (m = 0; m < k; m++)
-				if (ag->windows[m] == ag->windows[k])
-					return err_at(c, leaf, "window listed twice");
+				if (ag->windows[m] == ag->windows[k]) {
+					char d[40];
+
+					feat_duration_format(d, ag->windows[k]);
+					return err_at(c, leaf, "window %s listed twice; its features would have the same name",
+						      ag->windows[k] ? d : "unbounded");
+				}
 		}
 		v = json_object_get(a, "name");
 		if (v) {
@@ -779,15 +929,25 @@ static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 				char wb[40];
 				const char *ws = window_suffix(ag->windows[j], wb);
 
+				char opn[64];
+
+				/* The *_k operations are named with their k:
+				 * last_k with k 3 is "last3" (as in Chronon). */
+				if (ag->op == FEAT_OP_FIRST_K || ag->op == FEAT_OP_LAST_K ||
+				    ag->op == FEAT_OP_TOP_K || ag->op == FEAT_OP_BOTTOM_K)
+					snprintf(opn, sizeof(opn), "%.*s%u",
+						 (int)(strlen(op_names[ag->op]) - 2),
+						 op_names[ag->op], ag->k);
+				else
+					snprintf(opn, sizeof(opn), "%s", op_names[ag->op]);
 				if (ag->name)
 					feat_buf_adds(&b, ag->name);
 				else if (ag->input < 0)
-					feat_buf_addf(&b, "%s_%s", g->name,
-						      op_names[ag->op]);
+					feat_buf_addf(&b, "%s_%s", g->name, opn);
 				else
 					feat_buf_addf(&b, "%s_%s_%s", g->name,
 						      g->cols[g->inputs[ag->input]].name,
-						      op_names[ag->op]);
+						      opn);
 				if (ws && (!ag->name || ag->nwindows > 1))
 					feat_buf_addf(&b, "_%s", ws);
 				if (!b.ptr)
@@ -1299,6 +1459,8 @@ void feat_plan_free(struct feat_plan *p)
 		free(g->inputs);
 		for (k = 0; k < g->naggs; k++) {
 			free(g->aggs[k].windows);
+			free(g->aggs[k].hops);
+			free(g->aggs[k].percentiles);
 			free(g->aggs[k].name);
 		}
 		free(g->aggs);
@@ -1409,10 +1571,30 @@ static json_t *canonical_json(const struct feat_plan *p, int with_name)
 			if (a->input >= 0)
 				json_object_set_new(ao, "of",
 						    json_string(g->cols[g->inputs[a->input]].name));
+			if (a->k)
+				json_object_set_new(ao, "k", json_integer(a->k));
+			if (a->op == FEAT_OP_APPROX_UNIQUE_COUNT)
+				json_object_set_new(ao, "precision", json_integer(a->precision));
+			if (a->op == FEAT_OP_APPROX_PERCENTILE) {
+				json_t *ps = json_array();
+
+				json_object_set_new(ao, "relative_error", json_real(a->rel_error));
+				for (w = 0; w < a->npercentiles; w++)
+					json_array_append_new(ps, json_real(a->percentiles[w]));
+				json_object_set_new(ao, "percentiles", ps);
+			}
 			for (w = 0; w < a->nwindows; w++) {
-				if (a->windows[w] == FEAT_UNBOUNDED)
+				if (a->windows[w] == FEAT_UNBOUNDED) {
 					json_array_append_new(wins, json_string("unbounded"));
-				else {
+				} else if (a->hops[w]) {
+					json_t *wo = json_object();
+
+					feat_duration_format(buf, a->windows[w]);
+					json_object_set_new(wo, "length", json_string(buf));
+					feat_duration_format(buf, a->hops[w]);
+					json_object_set_new(wo, "hop", json_string(buf));
+					json_array_append_new(wins, wo);
+				} else {
 					feat_duration_format(buf, a->windows[w]);
 					json_array_append_new(wins, json_string(buf));
 				}

@@ -34,6 +34,18 @@ enum feat_op {
 	FEAT_OP_MIN,
 	FEAT_OP_MAX,
 	FEAT_OP_LAST,
+	FEAT_OP_FIRST,
+	FEAT_OP_VAR,
+	FEAT_OP_STDDEV,
+	FEAT_OP_FIRST_K,
+	FEAT_OP_LAST_K,
+	FEAT_OP_TOP_K,
+	FEAT_OP_BOTTOM_K,
+	FEAT_OP_UNIQUE_COUNT,
+	FEAT_OP_APPROX_UNIQUE_COUNT,
+	FEAT_OP_APPROX_PERCENTILE,
+	FEAT_OP_HISTOGRAM,
+	FEAT_OP__COUNT		/* the number of operations */
 };
 
 struct feat_column {
@@ -62,8 +74,17 @@ struct feat_source {
 struct feat_agg {
 	enum feat_op op;
 	long input;		/* index into the group_by's inputs; -1: count(*) */
+	enum feat_type in_type;	/* the input's type (FEAT_INT for count(*)) */
 	int64_t *windows;	/* FEAT_UNBOUNDED or a length in ms */
+	int64_t *hops;		/* per window: 0 (exact) or the hop in ms */
 	size_t nwindows;
+	/* parameters */
+	uint32_t k;		/* *_k: how many; histogram: keep the k most
+				 * frequent (0: all) */
+	uint32_t precision;	/* approx_unique_count: 2^precision registers */
+	double rel_error;	/* approx_percentile: relative accuracy */
+	double *percentiles;	/* approx_percentile: which, in [0, 1] */
+	size_t npercentiles;
 	char *name;		/* NULL unless the definition names it */
 	enum feat_type out_type;
 	size_t first_feature;	/* its first column in group_by->features */
@@ -170,6 +191,12 @@ long feat_plan_group_by(const struct feat_plan *plan, const char *name);
 
 /* "count", "sum", ... */
 const char *feat_op_name(enum feat_op op);
+
+/*
+ * The type of an aggregation's result in words: "int", "list<string>",
+ * "map<string,int>" (buf holds at least 64 bytes).
+ */
+const char *feat_agg_type_text(const struct feat_agg *a, char *buf);
 
 /* The name of a column type as written in definitions ("timestamp_ms"). */
 const char *feat_column_type_name(const struct feat_column *c);

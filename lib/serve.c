@@ -65,7 +65,7 @@ static int dump_group_by(const struct feat_plan *plan, size_t gi,
 	const struct feat_group_by *g = &plan->group_bys[gi];
 	struct feat_value *vals = calloc(g->nfeatures + 1, sizeof(*vals));
 	uint32_t *order = calloc(feat_state_nkeys(st) + 1, sizeof(*order));
-	struct feat_buf b = FEAT_BUF_INIT;
+	struct feat_buf b = FEAT_BUF_INIT, json = FEAT_BUF_INIT;
 	size_t i, k;
 	int ret = -1;
 
@@ -89,7 +89,9 @@ static int dump_group_by(const struct feat_plan *plan, size_t gi,
 		const unsigned char *p = feat_keymap_key(&st->keys, order[i], &klen);
 		const unsigned char *end = p + klen;
 
-		feat_state_eval(st, (long)order[i], at, vals);
+		feat_buf_reset(&json);
+		if (feat_state_eval(st, (long)order[i], at, vals, &json, err) < 0)
+			goto out;
 		if (fmt == FEAT_OUT_JSONL) {
 			feat_buf_adds(&b, "{\"group_by\":");
 			feat_fmt_json_string(&b, g->name, strlen(g->name));
@@ -135,6 +137,7 @@ static int dump_group_by(const struct feat_plan *plan, size_t gi,
 	ret = 0;
 out:
 	feat_buf_release(&b);
+	feat_buf_release(&json);
 	free(vals);
 	free(order);
 	return ret;

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "accum.h"
+#include "aggop.h"
+#include "buf.h"
 #include "error.h"
 #include "plan.h"
 #include "state.h"
@@ -39,6 +41,21 @@ struct ustat {
 	uint64_t min, max, last;
 };
 
+/*
+ * The buckets of one hop H for one key: bucket i holds the states of the
+ * hop's features over the events in [i*H, (i+1)*H). A ring of at most
+ * (longest window / H + 2) buckets, allocated as the key needs them; a
+ * bucket leaving the ring keeps its memory for the next one.
+ */
+struct hopring {
+	int64_t first;			/* bucket index of the oldest kept */
+	size_t n;			/* buckets kept */
+	size_t head;			/* ring position of the oldest */
+	size_t cap;
+	struct feat_astate *b;		/* [cap * nfeat] */
+	unsigned char *ready;		/* per position: states initialised */
+};
+
 struct feat_state_key {
 	uint64_t *ring;
 	size_t cap;			/* entries; a power of two */
@@ -47,6 +64,8 @@ struct feat_state_key {
 	uint64_t *tail;			/* per bounded window */
 	struct wstat *ws;		/* [window * ninputs + input] */
 	struct ustat *us;		/* per input */
+	struct feat_astate *run;	/* RUN features' states */
+	struct hopring *hr;		/* per hop */
 };
 
 static void mono_free(struct mono *m)
@@ -159,13 +178,51 @@ int feat_state_init(struct feat_state *st, const struct feat_group_by *g,
 				      g->name);
 	st->wins = calloc(g->nfeatures + 1, sizeof(*st->wins));
 	st->feat_win = calloc(g->nfeatures + 1, sizeof(*st->feat_win));
-	if (!st->wins || !st->feat_win)
+	st->fkind = calloc(g->nfeatures + 1, 1);
+	st->fslot = calloc(g->nfeatures + 1, sizeof(*st->fslot));
+	st->hops = calloc(g->nfeatures + 1, sizeof(*st->hops));
+	st->hop_reach = calloc(g->nfeatures + 1, sizeof(*st->hop_reach));
+	st->hop_nfeat = calloc(g->nfeatures + 1, sizeof(*st->hop_nfeat));
+	st->hop_feat = calloc((g->nfeatures + 1) * (g->nfeatures + 1),
+			      sizeof(*st->hop_feat));
+	st->scratch = calloc(g->nfeatures + 1, sizeof(*st->scratch));
+	st->words = calloc(g->ninputs + 1, sizeof(*st->words));
+	if (!st->wins || !st->feat_win || !st->fkind || !st->fslot ||
+	    !st->hops || !st->hop_reach || !st->hop_nfeat || !st->hop_feat ||
+	    !st->scratch || !st->words)
 		return feat_error_nomem(err);
+	st->hop_stride = g->nfeatures + 1;
+	st->ctx.strings = &st->strings;
 	for (f = 0; f < g->nfeatures; f++) {
-		int64_t len = g->aggs[g->features[f].agg].windows[g->features[f].window];
+		const struct feat_agg *a = &g->aggs[g->features[f].agg];
+		int64_t len = a->windows[g->features[f].window];
+		int64_t hop = a->hops[g->features[f].window];
+		int fast = a->op <= FEAT_OP_LAST;
 
-		if (len == FEAT_UNBOUNDED)
+		if (feat_aggop_init(a, &st->scratch[f]) < 0)
+			return feat_error_nomem(err);
+		if (hop) {
+			size_t h;
+
+			for (h = 0; h < st->nhop; h++)
+				if (st->hops[h] == hop)
+					break;
+			if (h == st->nhop)
+				st->hops[st->nhop++] = hop;
+			if (len > st->hop_reach[h])
+				st->hop_reach[h] = len;
+			st->fkind[f] = FEAT_FK_HOP;
+			st->fslot[f] = st->hop_nfeat[h];
+			st->hop_feat[h * st->hop_stride + st->hop_nfeat[h]++] = f;
 			continue;
+		}
+		if (len == FEAT_UNBOUNDED) {
+			st->fkind[f] = fast ? FEAT_FK_FAST : FEAT_FK_RUN;
+			if (!fast)
+				st->fslot[f] = st->nrun++;
+			continue;
+		}
+		st->fkind[f] = fast ? FEAT_FK_FAST : FEAT_FK_FOLD;
 		for (w = 0; w < st->nwin; w++)
 			if (st->wins[w] == len)
 				break;
@@ -181,10 +238,12 @@ int feat_state_init(struct feat_state *st, const struct feat_group_by *g,
 		int64_t len = a->windows[g->features[f].window];
 
 		st->feat_win[f] = st->nwin;
+		if (st->fkind[f] == FEAT_FK_HOP || st->fkind[f] == FEAT_FK_RUN)
+			continue;
 		for (w = 0; w < st->nwin; w++)
 			if (st->wins[w] == len)
 				st->feat_win[f] = w;
-		if (a->input < 0)
+		if (a->input < 0 || st->fkind[f] != FEAT_FK_FAST)
 			continue;
 		i = (size_t)a->input;
 		if (st->feat_win[f] < st->nwin)
@@ -195,6 +254,27 @@ int feat_state_init(struct feat_state *st, const struct feat_group_by *g,
 	st->entry_words = 2 + g->ninputs;
 	st->last_ts = INT64_MIN;
 	return 0;
+}
+
+static const struct feat_agg *hop_agg(const struct feat_state *st, size_t h,
+				      size_t slot)
+{
+	size_t f = st->hop_feat[h * st->hop_stride + slot];
+
+	return &st->g->aggs[st->g->features[f].agg];
+}
+
+static void hopring_free(const struct feat_state *st, size_t h,
+			 struct hopring *r)
+{
+	size_t p, j, nf = st->hop_nfeat[h];
+
+	for (p = 0; p < r->cap; p++)
+		if (r->ready[p])
+			for (j = 0; j < nf; j++)
+				feat_aggop_release(hop_agg(st, h, j), &r->b[p * nf + j]);
+	free(r->b);
+	free(r->ready);
 }
 
 static void key_free(const struct feat_state *st, struct feat_state_key *k)
@@ -210,6 +290,14 @@ static void key_free(const struct feat_state *st, struct feat_state_key *k)
 	}
 	for (i = 0; i < st->g->ninputs; i++)
 		free(k->us[i].acc);
+	for (i = 0; k->run && i < st->g->nfeatures; i++)
+		if (st->fkind[i] == FEAT_FK_RUN)
+			feat_aggop_release(&st->g->aggs[st->g->features[i].agg],
+					   &k->run[st->fslot[i]]);
+	for (i = 0; k->hr && i < st->nhop; i++)
+		hopring_free(st, i, &k->hr[i]);
+	free(k->run);
+	free(k->hr);
 	free(k->ring);
 	free(k->tail);
 	free(k->ws);
@@ -230,6 +318,17 @@ void feat_state_release(struct feat_state *st)
 	free(st->feat_win);
 	free(st->need_w);
 	free(st->need_u);
+	for (i = 0; st->scratch && i < st->g->nfeatures; i++)
+		feat_aggop_release(&st->g->aggs[st->g->features[i].agg],
+				   &st->scratch[i]);
+	free(st->scratch);
+	free(st->fkind);
+	free(st->fslot);
+	free(st->hops);
+	free(st->hop_reach);
+	free(st->hop_nfeat);
+	free(st->hop_feat);
+	free(st->words);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -251,8 +350,15 @@ static struct feat_state_key *key_new(const struct feat_state *st)
 	k->tail = calloc(st->nwin + 1, sizeof(*k->tail));
 	k->ws = calloc(st->nwin * g->ninputs + 1, sizeof(*k->ws));
 	k->us = calloc(g->ninputs + 1, sizeof(*k->us));
-	if (!k->tail || !k->ws || !k->us)
+	k->run = calloc(st->nrun + 1, sizeof(*k->run));
+	k->hr = calloc(st->nhop + 1, sizeof(*k->hr));
+	if (!k->tail || !k->ws || !k->us || !k->run || !k->hr)
 		goto fail;
+	for (i = 0; i < g->nfeatures; i++)
+		if (st->fkind[i] == FEAT_FK_RUN &&
+		    feat_aggop_init(&g->aggs[g->features[i].agg],
+				    &k->run[st->fslot[i]]) < 0)
+			goto fail;
 	for (w = 0; w < st->nwin; w++)
 		for (i = 0; i < g->ninputs; i++) {
 			struct wstat *s = &k->ws[w * g->ninputs + i];
@@ -341,6 +447,125 @@ static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
 	return 0;
 }
 
+static int64_t bucket_of(int64_t ts, int64_t hop)
+{
+	return ts >= 0 ? ts / hop : -((-(ts + 1)) / hop) - 1;
+}
+
+static struct feat_astate *bucket_at(const struct feat_state *st, size_t h,
+				     struct hopring *r, int64_t idx)
+{
+	size_t p = (r->head + (size_t)(idx - r->first)) % r->cap;
+
+	return &r->b[p * st->hop_nfeat[h]];
+}
+
+/* Makes room for bucket idx at the end of the ring and returns its
+ * (empty) states, or NULL when out of memory. */
+static struct feat_astate *bucket_push(const struct feat_state *st, size_t h,
+				       struct hopring *r, int64_t idx)
+{
+	size_t nf = st->hop_nfeat[h], p, j;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 4, q;
+		struct feat_astate *b = calloc(cap * nf, sizeof(*b));
+		unsigned char *ready = calloc(cap, 1);
+
+		if (!b || !ready) {
+			free(b);
+			free(ready);
+			return NULL;
+		}
+		/* Old slots move in ring order; their memory comes along. */
+		for (q = 0; q < r->cap; q++) {
+			size_t from = (r->head + q) % r->cap;
+
+			memcpy(&b[q * nf], &r->b[from * nf], nf * sizeof(*b));
+			ready[q] = r->ready[from];
+		}
+		free(r->b);
+		free(r->ready);
+		r->b = b;
+		r->ready = ready;
+		r->head = 0;
+		r->cap = cap;
+	}
+	if (!r->n)
+		r->first = idx;
+	p = (r->head + r->n) % r->cap;
+	for (j = 0; j < nf; j++) {
+		const struct feat_agg *a = hop_agg(st, h, j);
+
+		if (!r->ready[p]) {
+			if (feat_aggop_init(a, &r->b[p * nf + j]) < 0)
+				return NULL;
+		} else {
+			feat_aggop_reset(a, &r->b[p * nf + j]);
+		}
+	}
+	r->ready[p] = 1;
+	r->n++;
+	return &r->b[p * nf];
+}
+
+/* Adds the event (inputs in st->words, nulls in mask) to the features
+ * kept by running states and by hop buckets. */
+static int add_generic(struct feat_state *st, struct feat_state_key *k,
+		       int64_t ts, uint64_t mask)
+{
+	const struct feat_group_by *g = st->g;
+	size_t f, h, j;
+
+	for (f = 0; f < g->nfeatures; f++) {
+		const struct feat_agg *a = &g->aggs[g->features[f].agg];
+
+		if (st->fkind[f] != FEAT_FK_RUN ||
+		    (a->input >= 0 && (mask >> a->input & 1)))
+			continue;
+		if (feat_aggop_add(a, &st->ctx, &k->run[st->fslot[f]],
+				   a->input >= 0 ? st->words[a->input] : 0) < 0)
+			return -1;
+	}
+	for (h = 0; h < st->nhop; h++) {
+		struct hopring *r = &k->hr[h];
+		int64_t idx = bucket_of(ts, st->hops[h]);
+		int64_t keep = bucket_of(sub_sat(ts, st->hop_reach[h]), st->hops[h]);
+		struct feat_astate *b;
+
+		/* Buckets no later window can reach leave the ring. */
+		while (r->n && r->first < keep) {
+			r->head = (r->head + 1) % r->cap;
+			r->first++;
+			r->n--;
+		}
+		if (r->n && r->first + (int64_t)r->n - 1 > idx)
+			return -1;	/* events out of time order */
+		while (!r->n || r->first + (int64_t)r->n - 1 < idx) {
+			int64_t next = r->n ? r->first + (int64_t)r->n : idx;
+
+			/* Skip a gap longer than the ring: restart it. */
+			if (r->n && idx - next > (int64_t)r->cap) {
+				r->n = 0;
+				next = idx;
+			}
+			if (!bucket_push(st, h, r, next))
+				return -1;
+		}
+		b = bucket_at(st, h, r, idx);
+		for (j = 0; j < st->hop_nfeat[h]; j++) {
+			const struct feat_agg *a = hop_agg(st, h, j);
+
+			if (a->input >= 0 && (mask >> a->input & 1))
+				continue;
+			if (feat_aggop_add(a, &st->ctx, &b[j],
+					   a->input >= 0 ? st->words[a->input] : 0) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 		   int64_t ts, const struct feat_value *inputs,
 		   struct feat_error *err)
@@ -422,6 +647,7 @@ int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 		}
 		if (e)
 			e[2 + i] = word;
+		st->words[i] = word;
 		for (w = 0; w < st->nwin; w++) {
 			struct wstat *ws = &k->ws[w * g->ninputs + i];
 
@@ -467,6 +693,8 @@ int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 			us->has = 1;
 		}
 	}
+	if (add_generic(st, k, ts, mask) < 0)
+		return feat_error_nomem(err);
 	k->head++;
 	k->total++;
 	if (!st->nwin)
@@ -506,8 +734,54 @@ static void sum_value(int64_t n, uint64_t isum, struct feat_accum *acc,
 		v->type = FEAT_NULL;
 }
 
-void feat_state_eval(struct feat_state *st, long id, int64_t T,
-		     struct feat_value *out)
+/* The value of a feature kept by folding: its window's events at T. */
+static int eval_fold(struct feat_state *st, struct feat_state_key *k, size_t f,
+		     struct feat_value *v, struct feat_buf *json)
+{
+	const struct feat_agg *a = &st->g->aggs[st->g->features[f].agg];
+	struct feat_astate *s = &st->scratch[f];
+	size_t w = st->feat_win[f];
+	uint64_t seq;
+
+	feat_aggop_reset(a, s);
+	for (seq = k->tail[w]; seq < k->head; seq++) {
+		const uint64_t *e = entry(st, k, seq);
+
+		if (e[1] >> a->input & 1)
+			continue;
+		if (feat_aggop_add(a, &st->ctx, s, e[2 + a->input]) < 0)
+			return -1;
+	}
+	return feat_aggop_result(a, &st->ctx, s, v, json);
+}
+
+/* The value of a sawtooth feature: its buckets from floor_H(T - W) on. */
+static int eval_hop(struct feat_state *st, struct feat_state_key *k, size_t f,
+		    int64_t T, struct feat_value *v, struct feat_buf *json)
+{
+	const struct feat_agg *a = &st->g->aggs[st->g->features[f].agg];
+	const struct feat_feature *ft = &st->g->features[f];
+	struct feat_astate *s = &st->scratch[f];
+	size_t h;
+	struct hopring *r;
+	int64_t lo, idx;
+
+	for (h = 0; st->hops[h] != a->hops[ft->window]; h++)
+		;
+	r = &k->hr[h];
+	lo = bucket_of(sub_sat(T, a->windows[ft->window]), st->hops[h]);
+	feat_aggop_reset(a, s);
+	for (idx = r->first > lo ? r->first : lo;
+	     idx < r->first + (int64_t)r->n; idx++)
+		if (feat_aggop_merge(a, &st->ctx, s,
+				     &bucket_at(st, h, r, idx)[st->fslot[f]]) < 0)
+			return -1;
+	return feat_aggop_result(a, &st->ctx, s, v, json);
+}
+
+int feat_state_eval(struct feat_state *st, long id, int64_t T,
+		    struct feat_value *out, struct feat_buf *json,
+		    struct feat_error *err)
 {
 	const struct feat_group_by *g = st->g;
 	struct feat_state_key *k = id >= 0 ? st->per_key[id] : NULL;
@@ -520,19 +794,22 @@ void feat_state_eval(struct feat_state *st, long id, int64_t T,
 		const struct feat_agg *a = &g->aggs[g->features[f].agg];
 		struct feat_value *v = &out[f];
 		size_t in = a->input < 0 ? 0 : (size_t)a->input;
-		enum feat_type t = a->input < 0 ? FEAT_INT
-				   : g->cols[g->inputs[in]].type;
+		enum feat_type t = a->in_type;
+		int rc = 0;
 
 		w = st->feat_win[f];
 		v->type = FEAT_NULL;
 		if (!k) {
-			if (a->op == FEAT_OP_COUNT) {
-				v->type = FEAT_INT;
-				v->u.i = 0;
-			}
-			continue;
-		}
-		if (w < st->nwin) {
+			/* No events: what the operation gives on empty. */
+			feat_aggop_reset(a, &st->scratch[f]);
+			rc = feat_aggop_result(a, &st->ctx, &st->scratch[f], v, json);
+		} else if (st->fkind[f] == FEAT_FK_FOLD) {
+			rc = eval_fold(st, k, f, v, json);
+		} else if (st->fkind[f] == FEAT_FK_RUN) {
+			rc = feat_aggop_result(a, &st->ctx, &k->run[st->fslot[f]], v, json);
+		} else if (st->fkind[f] == FEAT_FK_HOP) {
+			rc = eval_hop(st, k, f, T, v, json);
+		} else if (w < st->nwin) {
 			struct wstat *ws = &k->ws[w * g->ninputs + in];
 
 			switch (a->op) {
@@ -556,6 +833,8 @@ void feat_state_eval(struct feat_state *st, long id, int64_t T,
 			case FEAT_OP_LAST:
 				if (ws->last && ws->last - 1 >= k->tail[w])
 					to_value(st, t, entry(st, k, ws->last - 1)[2 + in], v);
+				break;
+			default:
 				break;
 			}
 		} else {
@@ -582,7 +861,16 @@ void feat_state_eval(struct feat_state *st, long id, int64_t T,
 				if (us->has)
 					to_value(st, t, us->last, v);
 				break;
+			default:
+				break;
 			}
 		}
+		if (rc < 0)
+			return feat_error_nomem(err);
 	}
+	/* JSON results hold offsets until the buffer stops moving. */
+	for (f = 0; f < g->nfeatures; f++)
+		if (out[f].type == FEAT_JSON)
+			out[f].u.s.ptr = json->ptr + (uintptr_t)out[f].u.s.ptr;
+	return 0;
 }

@@ -21,12 +21,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aggop.h"
 #include "hash.h"
 #include "value.h"
 
+struct feat_astate;
+struct feat_buf;
 struct feat_error;
 struct feat_group_by;
 struct feat_state_key;
+
+/* How a feature is kept (see state.c). */
+enum feat_fkind {
+	FEAT_FK_FAST,		/* running aggregates of an exact or unbounded window */
+	FEAT_FK_FOLD,		/* an exact window folded from its events at T */
+	FEAT_FK_RUN,		/* an unbounded window's running state */
+	FEAT_FK_HOP,		/* a sawtooth window: buckets of one hop */
+};
 
 struct feat_state {
 	const struct feat_group_by *g;
@@ -40,6 +51,18 @@ struct feat_state {
 	unsigned *need_w;		/* [nwin * ninputs] bounded */
 	unsigned *need_u;		/* [ninputs] unbounded */
 	size_t *feat_win;		/* per feature: window slot, or nwin */
+	unsigned char *fkind;		/* per feature: enum feat_fkind */
+	size_t *fslot;			/* per feature: its RUN state or HOP slot */
+	size_t nrun;			/* RUN states per key */
+	size_t nhop;			/* distinct hops */
+	int64_t *hops;			/* per hop: its length */
+	int64_t *hop_reach;		/* per hop: the longest window with it */
+	size_t *hop_nfeat;		/* per hop: features kept in its buckets */
+	size_t *hop_feat;		/* per hop, per slot: the feature */
+	size_t hop_stride;		/* slots per hop in hop_feat */
+	struct feat_astate *scratch;	/* per feature, for folds and merges */
+	uint64_t *words;		/* the inputs of the event being added */
+	struct feat_aggctx ctx;
 	size_t entry_words;		/* ring entry: ts, null mask, inputs */
 	int64_t last_ts;
 	uint64_t events;
@@ -74,9 +97,12 @@ static inline size_t feat_state_nkeys(const struct feat_state *st)
 /*
  * Writes every feature of key id (or, for id -1, of a key without events)
  * as of time T into out[0 .. g->nfeatures). Strings point into the state
- * and stay valid while it lives.
+ * and stay valid while it lives; JSON results (lists, maps) are appended
+ * to json and point into it, valid until json next changes. Returns 0, or
+ * -1 with err set (out of memory).
  */
-void feat_state_eval(struct feat_state *st, long id, int64_t T,
-		     struct feat_value *out);
+int feat_state_eval(struct feat_state *st, long id, int64_t T,
+		    struct feat_value *out, struct feat_buf *json,
+		    struct feat_error *err);
 
 #endif

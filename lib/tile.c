@@ -72,6 +72,7 @@ int feat_tile_put_value(struct feat_buf *b, const struct feat_value *v)
 		return feat_buf_add(b, tmp, 9);
 	}
 	case FEAT_STRING:
+	case FEAT_JSON:
 		if (feat_buf_addc(b, TAG_STRING) < 0 ||
 		    feat_buf_add_varint(b, v->u.s.len) < 0)
 			return -1;

@@ -30,6 +30,8 @@ const char *feat_type_name(enum feat_type t)
 		return "string";
 	case FEAT_TIMESTAMP:
 		return "timestamp";
+	case FEAT_JSON:
+		return "json";
 	}
 	return "null";
 }

@@ -18,6 +18,7 @@ enum feat_type {
 	FEAT_DOUBLE,
 	FEAT_STRING,
 	FEAT_TIMESTAMP,		/* int64 milliseconds since the epoch, UTC */
+	FEAT_JSON,		/* a list or map, as JSON text in u.s (outputs) */
 };
 
 struct feat_value {
@@ -28,7 +29,7 @@ struct feat_value {
 		struct {
 			const char *ptr;
 			size_t len;
-		} s;		/* FEAT_STRING */
+		} s;		/* FEAT_STRING, FEAT_JSON */
 	} u;
 };
 

@@ -1,0 +1,920 @@
+/*
+ * aggop.c - aggregation states: fold, merge, result.
+ *
+ * One struct feat_astate serves every operation; each uses the fields it
+ * needs:
+ *
+ *   count                 n
+ *   sum, avg              n, b (int sum, wrapping) or s1 (exact)
+ *   var, stddev           n, s1, s2 (exact sums of x and of x*x, the
+ *                         square split exactly into two doubles by fma)
+ *   min, max, first, last n, a (the word)
+ *   first_k, last_k,
+ *   top_k, bottom_k       ext: a list of at most k words
+ *   unique_count          ext: a set of words
+ *   histogram             ext: a map of word to count
+ *   approx_unique_count   ext: HyperLogLog registers
+ *   approx_percentile     ext: a DDSketch (logarithmic buckets of counts)
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accum.h"
+#include "aggop.h"
+#include "buf.h"
+#include "format.h"
+#include "hash.h"
+#include "plan.h"
+
+/* A list of words: first_k, last_k, top_k, bottom_k. */
+struct wlist {
+	uint32_t n, cap;
+	uint64_t w[];
+};
+
+/* A hash map of words to counts (unique_count ignores the counts). */
+struct wmap {
+	size_t n, cap;		/* cap: a power of two */
+	uint64_t *keys;
+	int64_t *cnt;
+	unsigned char *used;
+};
+
+/* DDSketch: counts of values in buckets (gamma^(k-1), gamma^k]. */
+struct dstore {
+	int32_t lo;		/* the key of counts[0] */
+	uint32_t len;
+	uint64_t *counts;
+};
+
+struct ddsketch {
+	int64_t zero;
+	struct dstore pos, neg;
+};
+
+static inline uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+uint64_t feat_word_of(const struct feat_value *v)
+{
+	uint64_t w;
+
+	if (v->type == FEAT_DOUBLE) {
+		memcpy(&w, &v->u.d, 8);
+		return w;
+	}
+	return (uint64_t)v->u.i;
+}
+
+static double word_d(uint64_t w)
+{
+	double d;
+
+	memcpy(&d, &w, 8);
+	return d;
+}
+
+static double word_num(enum feat_type t, uint64_t w)
+{
+	return t == FEAT_DOUBLE ? word_d(w) : (double)(int64_t)w;
+}
+
+int feat_word_cmp(const struct feat_aggctx *ctx, enum feat_type t, uint64_t x,
+		  uint64_t y)
+{
+	switch (t) {
+	case FEAT_DOUBLE: {
+		double a = word_d(x), b = word_d(y);
+
+		return a < b ? -1 : a > b;
+	}
+	case FEAT_STRING: {
+		size_t la, lb;
+		const unsigned char *pa = feat_keymap_key(ctx->strings, x, &la);
+		const unsigned char *pb = feat_keymap_key(ctx->strings, y, &lb);
+		int c = memcmp(pa, pb, la < lb ? la : lb);
+
+		return c ? (c < 0 ? -1 : 1) : (la < lb ? -1 : la > lb);
+	}
+	default:
+		return (int64_t)x < (int64_t)y ? -1 : (int64_t)x > (int64_t)y;
+	}
+}
+
+void feat_word_value(const struct feat_aggctx *ctx, enum feat_type t,
+		     uint64_t w, struct feat_value *v)
+{
+	v->type = t;
+	if (t == FEAT_DOUBLE)
+		v->u.d = word_d(w);
+	else if (t == FEAT_STRING)
+		v->u.s.ptr = (const char *)feat_keymap_key(ctx->strings, w,
+							   &v->u.s.len);
+	else
+		v->u.i = (int64_t)w;
+}
+
+/* Sets and histograms count 0.0 and -0.0 as one value. */
+static uint64_t canon_word(enum feat_type t, uint64_t w)
+{
+	if (t == FEAT_DOUBLE && word_d(w) == 0)
+		return 0;
+	return w;
+}
+
+static int is_list_op(enum feat_op op)
+{
+	return op == FEAT_OP_FIRST_K || op == FEAT_OP_LAST_K ||
+	       op == FEAT_OP_TOP_K || op == FEAT_OP_BOTTOM_K;
+}
+
+static int uses_sum(const struct feat_agg *a)
+{
+	return a->op == FEAT_OP_SUM || a->op == FEAT_OP_AVG ||
+	       a->op == FEAT_OP_VAR || a->op == FEAT_OP_STDDEV;
+}
+
+static int exact_sum(const struct feat_agg *a)
+{
+	return uses_sum(a) &&
+	       (a->in_type == FEAT_DOUBLE || a->op == FEAT_OP_VAR ||
+		a->op == FEAT_OP_STDDEV);
+}
+
+int feat_aggop_invertible(const struct feat_agg *a)
+{
+	return a->op == FEAT_OP_COUNT || a->op == FEAT_OP_SUM ||
+	       a->op == FEAT_OP_AVG;
+}
+
+/* ---- word maps ---- */
+
+static void wmap_free(struct wmap *m)
+{
+	if (!m)
+		return;
+	free(m->keys);
+	free(m->cnt);
+	free(m->used);
+	free(m);
+}
+
+static int wmap_grow(struct wmap *m)
+{
+	size_t cap = m->cap ? m->cap * 2 : 16, i;
+	uint64_t *keys = malloc(cap * sizeof(*keys));
+	int64_t *cnt = malloc(cap * sizeof(*cnt));
+	unsigned char *used = calloc(cap, 1);
+
+	if (!keys || !cnt || !used) {
+		free(keys);
+		free(cnt);
+		free(used);
+		return -1;
+	}
+	for (i = 0; i < m->cap; i++) {
+		size_t j;
+
+		if (!m->used[i])
+			continue;
+		j = mix64(m->keys[i]) & (cap - 1);
+		while (used[j])
+			j = (j + 1) & (cap - 1);
+		used[j] = 1;
+		keys[j] = m->keys[i];
+		cnt[j] = m->cnt[i];
+	}
+	free(m->keys);
+	free(m->cnt);
+	free(m->used);
+	m->keys = keys;
+	m->cnt = cnt;
+	m->used = used;
+	m->cap = cap;
+	return 0;
+}
+
+static int wmap_add(struct wmap *m, uint64_t key, int64_t cnt)
+{
+	size_t j;
+
+	if ((m->n + 1) * 4 > m->cap * 3 && wmap_grow(m) < 0)
+		return -1;
+	j = mix64(key) & (m->cap - 1);
+	while (m->used[j]) {
+		if (m->keys[j] == key) {
+			m->cnt[j] += cnt;
+			return 0;
+		}
+		j = (j + 1) & (m->cap - 1);
+	}
+	m->used[j] = 1;
+	m->keys[j] = key;
+	m->cnt[j] = cnt;
+	m->n++;
+	return 0;
+}
+
+static void wmap_clear(struct wmap *m)
+{
+	if (m && m->cap)
+		memset(m->used, 0, m->cap);
+	if (m)
+		m->n = 0;
+}
+
+/* ---- lists ---- */
+
+static struct wlist *wlist_new(uint32_t cap)
+{
+	struct wlist *l = malloc(sizeof(*l) + cap * sizeof(uint64_t));
+
+	if (l) {
+		l->n = 0;
+		l->cap = cap;
+	}
+	return l;
+}
+
+/* Keeps the list sorted (descending for top_k, ascending for bottom_k)
+ * and at most cap long; equal values keep their arrival order. */
+static void wlist_insert_sorted(const struct feat_aggctx *ctx, enum feat_type t,
+				struct wlist *l, uint64_t w, int desc)
+{
+	uint32_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		int c = feat_word_cmp(ctx, t, l->w[mid], w);
+
+		if (desc ? c >= 0 : c <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo >= l->cap)
+		return;
+	if (l->n == l->cap)
+		l->n--;
+	memmove(l->w + lo + 1, l->w + lo, (l->n - lo) * sizeof(uint64_t));
+	l->w[lo] = w;
+	l->n++;
+}
+
+static void wlist_add(const struct feat_agg *a, const struct feat_aggctx *ctx,
+		      struct wlist *l, uint64_t w)
+{
+	switch (a->op) {
+	case FEAT_OP_FIRST_K:
+		if (l->n < l->cap)
+			l->w[l->n++] = w;
+		break;
+	case FEAT_OP_LAST_K:
+		if (l->n == l->cap) {
+			memmove(l->w, l->w + 1, (l->n - 1) * sizeof(uint64_t));
+			l->n--;
+		}
+		l->w[l->n++] = w;
+		break;
+	case FEAT_OP_TOP_K:
+		wlist_insert_sorted(ctx, a->in_type, l, w, 1);
+		break;
+	default:
+		wlist_insert_sorted(ctx, a->in_type, l, w, 0);
+		break;
+	}
+}
+
+/* ---- HyperLogLog ---- */
+
+/* A hash of the value itself, not of the word: string ids differ from
+ * process to process, and sketches must not. */
+static uint64_t value_hash(const struct feat_aggctx *ctx, enum feat_type t,
+			   uint64_t w)
+{
+	unsigned char b[8];
+	int i;
+
+	if (t == FEAT_STRING) {
+		size_t n;
+		const unsigned char *p = feat_keymap_key(ctx->strings, w, &n);
+
+		return mix64(feat_fnv1a64(p, n));
+	}
+	w = canon_word(t, w);
+	for (i = 0; i < 8; i++)
+		b[i] = (unsigned char)(w >> (8 * i));
+	return mix64(feat_fnv1a64(b, 8));
+}
+
+static void hll_add(unsigned char *reg, uint32_t p, uint64_t h)
+{
+	uint32_t idx = (uint32_t)(h >> (64 - p));
+	uint64_t rest = h << p;
+	unsigned char rank = rest ? (unsigned char)(__builtin_clzll(rest) + 1)
+				  : (unsigned char)(64 - p + 1);
+
+	if (rank > reg[idx])
+		reg[idx] = rank;
+}
+
+static int64_t hll_estimate(const unsigned char *reg, uint32_t p)
+{
+	double m = (double)(1u << p), sum = 0, alpha, e;
+	uint32_t i, zeros = 0;
+
+	for (i = 0; i < (1u << p); i++) {
+		sum += ldexp(1.0, -reg[i]);
+		zeros += !reg[i];
+	}
+	alpha = p == 4 ? 0.673 : p == 5 ? 0.697 : p == 6 ? 0.709
+		: 0.7213 / (1 + 1.079 / m);
+	e = alpha * m * m / sum;
+	if (e <= 2.5 * m && zeros)
+		e = m * log(m / zeros);
+	return (int64_t)llround(e);
+}
+
+/* ---- DDSketch ---- */
+
+static double dd_gamma(const struct feat_agg *a)
+{
+	return (1 + a->rel_error) / (1 - a->rel_error);
+}
+
+static int dstore_add(struct dstore *s, int32_t key, uint64_t cnt)
+{
+	if (!s->len) {
+		s->counts = calloc(16, sizeof(uint64_t));
+		if (!s->counts)
+			return -1;
+		s->lo = key - 8;
+		s->len = 16;
+	}
+	if (key < s->lo || key >= s->lo + (int32_t)s->len) {
+		int32_t lo = key < s->lo ? key : s->lo;
+		int32_t hi = key >= s->lo + (int32_t)s->len ? key + 1
+							   : s->lo + (int32_t)s->len;
+		uint32_t len = (uint32_t)(hi - lo);
+		uint64_t *c;
+
+		len += len / 2;
+		if (key < s->lo)
+			lo = hi - (int32_t)len;
+		c = calloc(len, sizeof(uint64_t));
+		if (!c)
+			return -1;
+		memcpy(c + (s->lo - lo), s->counts, s->len * sizeof(uint64_t));
+		free(s->counts);
+		s->counts = c;
+		s->lo = lo;
+		s->len = len;
+	}
+	s->counts[key - s->lo] += cnt;
+	return 0;
+}
+
+static int dd_add(const struct feat_agg *a, struct ddsketch *d, double x,
+		  uint64_t cnt)
+{
+	double lg = log(dd_gamma(a));
+
+	if (x == 0) {
+		d->zero += (int64_t)cnt;
+		return 0;
+	}
+	if (x > 0)
+		return dstore_add(&d->pos, (int32_t)ceil(log(x) / lg), cnt);
+	return dstore_add(&d->neg, (int32_t)ceil(log(-x) / lg), cnt);
+}
+
+static double dd_value(const struct feat_agg *a, int32_t key)
+{
+	double g = dd_gamma(a);
+
+	return 2 * exp(key * log(g)) / (g + 1);
+}
+
+static double dd_quantile(const struct feat_agg *a, const struct ddsketch *d,
+			  int64_t n, double q)
+{
+	double rank = q * (double)(n - 1), seen = 0;
+	int32_t i;
+
+	for (i = (int32_t)d->neg.len - 1; i >= 0; i--) {
+		seen += (double)d->neg.counts[i];
+		if (seen > rank)
+			return -dd_value(a, d->neg.lo + i);
+	}
+	seen += (double)d->zero;
+	if (seen > rank)
+		return 0;
+	for (i = 0; i < (int32_t)d->pos.len; i++) {
+		seen += (double)d->pos.counts[i];
+		if (seen > rank)
+			return dd_value(a, d->pos.lo + i);
+	}
+	return d->pos.len ? dd_value(a, d->pos.lo + (int32_t)d->pos.len - 1) : 0;
+}
+
+static void dd_free(struct ddsketch *d)
+{
+	if (!d)
+		return;
+	free(d->pos.counts);
+	free(d->neg.counts);
+	free(d);
+}
+
+/* ---- the operations ---- */
+
+int feat_aggop_init(const struct feat_agg *a, struct feat_astate *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (exact_sum(a)) {
+		s->s1 = malloc(sizeof(*s->s1));
+		if (!s->s1)
+			return -1;
+		feat_accum_init(s->s1);
+		if (a->op == FEAT_OP_VAR || a->op == FEAT_OP_STDDEV) {
+			s->s2 = malloc(sizeof(*s->s2));
+			if (!s->s2)
+				return -1;
+			feat_accum_init(s->s2);
+		}
+	}
+	if (is_list_op(a->op))
+		s->ext = wlist_new(a->k);
+	else if (a->op == FEAT_OP_UNIQUE_COUNT || a->op == FEAT_OP_HISTOGRAM)
+		s->ext = calloc(1, sizeof(struct wmap));
+	else if (a->op == FEAT_OP_APPROX_UNIQUE_COUNT)
+		s->ext = calloc((size_t)1 << a->precision, 1);
+	else if (a->op == FEAT_OP_APPROX_PERCENTILE)
+		s->ext = calloc(1, sizeof(struct ddsketch));
+	else
+		return 0;
+	return s->ext ? 0 : -1;
+}
+
+void feat_aggop_reset(const struct feat_agg *a, struct feat_astate *s)
+{
+	s->n = 0;
+	s->a = s->b = 0;
+	if (s->s1)
+		feat_accum_init(s->s1);
+	if (s->s2)
+		feat_accum_init(s->s2);
+	if (!s->ext)
+		return;
+	if (is_list_op(a->op)) {
+		((struct wlist *)s->ext)->n = 0;
+	} else if (a->op == FEAT_OP_UNIQUE_COUNT || a->op == FEAT_OP_HISTOGRAM) {
+		wmap_clear(s->ext);
+	} else if (a->op == FEAT_OP_APPROX_UNIQUE_COUNT) {
+		memset(s->ext, 0, (size_t)1 << a->precision);
+	} else if (a->op == FEAT_OP_APPROX_PERCENTILE) {
+		struct ddsketch *d = s->ext;
+
+		d->zero = 0;
+		if (d->pos.len)
+			memset(d->pos.counts, 0, d->pos.len * sizeof(uint64_t));
+		if (d->neg.len)
+			memset(d->neg.counts, 0, d->neg.len * sizeof(uint64_t));
+	}
+}
+
+void feat_aggop_release(const struct feat_agg *a, struct feat_astate *s)
+{
+	free(s->s1);
+	free(s->s2);
+	if (a->op == FEAT_OP_UNIQUE_COUNT || a->op == FEAT_OP_HISTOGRAM)
+		wmap_free(s->ext);
+	else if (a->op == FEAT_OP_APPROX_PERCENTILE)
+		dd_free(s->ext);
+	else
+		free(s->ext);
+	memset(s, 0, sizeof(*s));
+}
+
+/* x*x as hi + lo exactly (fma), both added: the sum of squares is exact. */
+static void add_square(struct feat_accum *acc, double x)
+{
+	double hi = x * x, lo = fma(x, x, -hi);
+
+	feat_accum_add(acc, hi);
+	if (lo != 0)
+		feat_accum_add(acc, lo);
+}
+
+int feat_aggop_add(const struct feat_agg *a, const struct feat_aggctx *ctx,
+		   struct feat_astate *s, uint64_t w)
+{
+	enum feat_type t = a->in_type;
+
+	switch (a->op) {
+	case FEAT_OP_COUNT:
+		break;
+	case FEAT_OP_SUM:
+	case FEAT_OP_AVG:
+		if (s->s1)
+			feat_accum_add(s->s1, word_d(w));
+		else
+			s->b += w;
+		break;
+	case FEAT_OP_VAR:
+	case FEAT_OP_STDDEV: {
+		double x = word_num(t, w);
+
+		feat_accum_add(s->s1, x);
+		add_square(s->s2, x);
+		break;
+	}
+	case FEAT_OP_MIN:
+		if (!s->n || feat_word_cmp(ctx, t, w, s->a) < 0)
+			s->a = w;
+		break;
+	case FEAT_OP_MAX:
+		if (!s->n || feat_word_cmp(ctx, t, w, s->a) > 0)
+			s->a = w;
+		break;
+	case FEAT_OP_FIRST:
+		if (!s->n)
+			s->a = w;
+		break;
+	case FEAT_OP_LAST:
+		s->a = w;
+		break;
+	case FEAT_OP_FIRST_K:
+	case FEAT_OP_LAST_K:
+	case FEAT_OP_TOP_K:
+	case FEAT_OP_BOTTOM_K:
+		wlist_add(a, ctx, s->ext, w);
+		break;
+	case FEAT_OP_UNIQUE_COUNT:
+	case FEAT_OP_HISTOGRAM:
+		if (wmap_add(s->ext, canon_word(t, w), 1) < 0)
+			return -1;
+		break;
+	case FEAT_OP_APPROX_UNIQUE_COUNT:
+		hll_add(s->ext, a->precision, value_hash(ctx, t, w));
+		break;
+	case FEAT_OP_APPROX_PERCENTILE:
+		if (dd_add(a, s->ext, word_num(t, w), 1) < 0)
+			return -1;
+		break;
+	case FEAT_OP__COUNT:
+		break;
+	}
+	s->n++;
+	return 0;
+}
+
+int feat_aggop_merge(const struct feat_agg *a, const struct feat_aggctx *ctx,
+		     struct feat_astate *dst, const struct feat_astate *src)
+{
+	enum feat_type t = a->in_type;
+	uint32_t i;
+
+	if (!src->n)
+		return 0;
+	switch (a->op) {
+	case FEAT_OP_COUNT:
+		break;
+	case FEAT_OP_SUM:
+	case FEAT_OP_AVG:
+	case FEAT_OP_VAR:
+	case FEAT_OP_STDDEV:
+		if (dst->s1)
+			feat_accum_merge(dst->s1, src->s1);
+		else
+			dst->b += src->b;
+		if (dst->s2)
+			feat_accum_merge(dst->s2, src->s2);
+		break;
+	case FEAT_OP_MIN:
+		if (!dst->n || feat_word_cmp(ctx, t, src->a, dst->a) < 0)
+			dst->a = src->a;
+		break;
+	case FEAT_OP_MAX:
+		if (!dst->n || feat_word_cmp(ctx, t, src->a, dst->a) > 0)
+			dst->a = src->a;
+		break;
+	case FEAT_OP_FIRST:
+		if (!dst->n)
+			dst->a = src->a;
+		break;
+	case FEAT_OP_LAST:
+		dst->a = src->a;
+		break;
+	case FEAT_OP_FIRST_K:
+	case FEAT_OP_LAST_K:
+	case FEAT_OP_TOP_K:
+	case FEAT_OP_BOTTOM_K: {
+		const struct wlist *l = src->ext;
+
+		for (i = 0; i < l->n; i++)
+			wlist_add(a, ctx, dst->ext, l->w[i]);
+		break;
+	}
+	case FEAT_OP_UNIQUE_COUNT:
+	case FEAT_OP_HISTOGRAM: {
+		const struct wmap *m = src->ext;
+		size_t j;
+
+		for (j = 0; j < m->cap; j++)
+			if (m->used[j] && wmap_add(dst->ext, m->keys[j], m->cnt[j]) < 0)
+				return -1;
+		break;
+	}
+	case FEAT_OP_APPROX_UNIQUE_COUNT: {
+		unsigned char *d = dst->ext;
+		const unsigned char *r = src->ext;
+		size_t j;
+
+		for (j = 0; j < ((size_t)1 << a->precision); j++)
+			if (r[j] > d[j])
+				d[j] = r[j];
+		break;
+	}
+	case FEAT_OP_APPROX_PERCENTILE: {
+		struct ddsketch *d = dst->ext;
+		const struct ddsketch *r = src->ext;
+
+		d->zero += r->zero;
+		for (i = 0; i < r->pos.len; i++)
+			if (r->pos.counts[i] &&
+			    dstore_add(&d->pos, r->pos.lo + (int32_t)i, r->pos.counts[i]) < 0)
+				return -1;
+		for (i = 0; i < r->neg.len; i++)
+			if (r->neg.counts[i] &&
+			    dstore_add(&d->neg, r->neg.lo + (int32_t)i, r->neg.counts[i]) < 0)
+				return -1;
+		break;
+	}
+	case FEAT_OP__COUNT:
+		break;
+	}
+	dst->n += src->n;
+	return 0;
+}
+
+/* Double-double arithmetic for the variance: enough bits that the
+ * subtraction S2/n - (S1/n)^2 keeps its meaning when the mean is large. */
+struct dd {
+	double hi, lo;
+};
+
+static struct dd dd_of_accum(const struct feat_accum *acc)
+{
+	struct feat_accum tmp = *acc;
+	struct dd r;
+
+	r.hi = feat_accum_round(&tmp);
+	feat_accum_sub(&tmp, r.hi);
+	r.lo = feat_accum_round(&tmp);
+	return r;
+}
+
+static struct dd dd_add2(struct dd a, struct dd b)
+{
+	double s = a.hi + b.hi, v = s - a.hi;
+	double e = (a.hi - (s - v)) + (b.hi - v) + a.lo + b.lo;
+	struct dd r;
+
+	r.hi = s + e;
+	r.lo = e - (r.hi - s);
+	return r;
+}
+
+static struct dd dd_mul(struct dd a, struct dd b)
+{
+	double p = a.hi * b.hi, e = fma(a.hi, b.hi, -p);
+	struct dd r;
+
+	e += a.hi * b.lo + a.lo * b.hi;
+	r.hi = p + e;
+	r.lo = e - (r.hi - p);
+	return r;
+}
+
+static struct dd dd_div_d(struct dd a, double d)
+{
+	double q = a.hi / d;
+	struct dd qd = { q, 0 }, back = dd_mul(qd, (struct dd){ d, 0 });
+	struct dd rem = dd_add2(a, (struct dd){ -back.hi, -back.lo });
+	struct dd r;
+
+	r.hi = q + rem.hi / d;
+	r.lo = (q - r.hi) + rem.hi / d;
+	return r;
+}
+
+static double variance(const struct feat_astate *s)
+{
+	struct dd s1 = dd_of_accum(s->s1), s2 = dd_of_accum(s->s2);
+	struct dd mean = dd_div_d(s1, (double)s->n);
+	struct dd m2 = dd_div_d(s2, (double)s->n);
+	struct dd sq = dd_mul(mean, mean);
+	struct dd v = dd_add2(m2, (struct dd){ -sq.hi, -sq.lo });
+	double r = v.hi + v.lo;
+
+	return r > 0 ? r : 0;
+}
+
+static int json_word(struct feat_buf *b, const struct feat_aggctx *ctx,
+		     enum feat_type t, uint64_t w)
+{
+	struct feat_value v;
+
+	feat_word_value(ctx, t, w, &v);
+	return feat_fmt_json_value(b, &v);
+}
+
+struct hentry {
+	uint64_t key;
+	int64_t cnt;
+};
+
+static const struct feat_aggctx *sort_ctx;
+static enum feat_type sort_type;
+
+static int by_count(const void *x, const void *y)
+{
+	const struct hentry *a = x, *b = y;
+
+	if (a->cnt != b->cnt)
+		return a->cnt > b->cnt ? -1 : 1;
+	return feat_word_cmp(sort_ctx, sort_type, a->key, b->key);
+}
+
+static int by_key(const void *x, const void *y)
+{
+	const struct hentry *a = x, *b = y;
+
+	return feat_word_cmp(sort_ctx, sort_type, a->key, b->key);
+}
+
+/* {"key": count, ...} in key order; with k, only the k most frequent. */
+static int histogram_json(const struct feat_agg *a,
+			  const struct feat_aggctx *ctx, const struct wmap *m,
+			  struct feat_buf *b)
+{
+	struct hentry *e = malloc((m->n + 1) * sizeof(*e));
+	size_t i, n = 0;
+
+	if (!e)
+		return -1;
+	for (i = 0; i < m->cap; i++)
+		if (m->used[i]) {
+			e[n].key = m->keys[i];
+			e[n].cnt = m->cnt[i];
+			n++;
+		}
+	sort_ctx = ctx;
+	sort_type = a->in_type;
+	if (a->k && n > a->k) {
+		qsort(e, n, sizeof(*e), by_count);
+		n = a->k;
+	}
+	qsort(e, n, sizeof(*e), by_key);
+	feat_buf_addc(b, '{');
+	for (i = 0; i < n; i++) {
+		struct feat_value v;
+		char num[FEAT_NUMBUF];
+
+		if (i)
+			feat_buf_addc(b, ',');
+		feat_word_value(ctx, a->in_type, e[i].key, &v);
+		if (v.type == FEAT_STRING) {
+			feat_fmt_json_string(b, v.u.s.ptr, v.u.s.len);
+		} else {
+			struct feat_buf tmp = FEAT_BUF_INIT;
+
+			feat_fmt_json_value(&tmp, &v);
+			feat_fmt_json_string(b, tmp.ptr ? tmp.ptr : "", tmp.len);
+			feat_buf_release(&tmp);
+		}
+		feat_buf_addc(b, ':');
+		feat_buf_add(b, num, feat_fmt_int(num, e[i].cnt));
+	}
+	free(e);
+	return feat_buf_addc(b, '}');
+}
+
+int feat_aggop_result(const struct feat_agg *a, const struct feat_aggctx *ctx,
+		      const struct feat_astate *s, struct feat_value *out,
+		      struct feat_buf *json)
+{
+	enum feat_type t = a->in_type;
+	size_t start = json->len;
+	uint32_t i;
+
+	out->type = FEAT_NULL;
+	switch (a->op) {
+	case FEAT_OP_COUNT:
+		out->type = FEAT_INT;
+		out->u.i = s->n;
+		return 0;
+	case FEAT_OP_UNIQUE_COUNT:
+		out->type = FEAT_INT;
+		out->u.i = (int64_t)((const struct wmap *)s->ext)->n;
+		return 0;
+	case FEAT_OP_APPROX_UNIQUE_COUNT:
+		out->type = FEAT_INT;
+		out->u.i = s->n ? hll_estimate(s->ext, a->precision) : 0;
+		return 0;
+	default:
+		break;
+	}
+	if (!s->n)
+		return 0;
+	switch (a->op) {
+	case FEAT_OP_SUM:
+	case FEAT_OP_AVG:
+		if (s->s1) {
+			struct feat_accum tmp = *s->s1;
+
+			out->type = FEAT_DOUBLE;
+			out->u.d = feat_accum_round(&tmp);
+			if (a->op == FEAT_OP_AVG)
+				out->u.d /= (double)s->n;
+		} else if (a->op == FEAT_OP_AVG) {
+			out->type = FEAT_DOUBLE;
+			out->u.d = (double)(int64_t)s->b / (double)s->n;
+		} else {
+			out->type = FEAT_INT;
+			out->u.i = (int64_t)s->b;
+		}
+		if (out->type == FEAT_DOUBLE && !(out->u.d - out->u.d == 0))
+			out->type = FEAT_NULL;
+		return 0;
+	case FEAT_OP_VAR:
+	case FEAT_OP_STDDEV:
+		out->type = FEAT_DOUBLE;
+		out->u.d = variance(s);
+		if (a->op == FEAT_OP_STDDEV)
+			out->u.d = sqrt(out->u.d);
+		if (!(out->u.d - out->u.d == 0))
+			out->type = FEAT_NULL;
+		return 0;
+	case FEAT_OP_MIN:
+	case FEAT_OP_MAX:
+	case FEAT_OP_FIRST:
+	case FEAT_OP_LAST:
+		feat_word_value(ctx, t, s->a, out);
+		return 0;
+	case FEAT_OP_FIRST_K:
+	case FEAT_OP_LAST_K:
+	case FEAT_OP_TOP_K:
+	case FEAT_OP_BOTTOM_K: {
+		const struct wlist *l = s->ext;
+
+		/* last_k lists the most recent first (as Chronon does);
+		 * the others in their own order. */
+		feat_buf_addc(json, '[');
+		for (i = 0; i < l->n; i++) {
+			uint32_t j = a->op == FEAT_OP_LAST_K ? l->n - 1 - i : i;
+
+			if (i)
+				feat_buf_addc(json, ',');
+			json_word(json, ctx, t, l->w[j]);
+		}
+		feat_buf_addc(json, ']');
+		break;
+	}
+	case FEAT_OP_HISTOGRAM:
+		if (histogram_json(a, ctx, s->ext, json) < 0)
+			return -1;
+		break;
+	case FEAT_OP_APPROX_PERCENTILE: {
+		feat_buf_addc(json, '[');
+		for (i = 0; i < a->npercentiles; i++) {
+			struct feat_value v;
+
+			if (i)
+				feat_buf_addc(json, ',');
+			v.type = FEAT_DOUBLE;
+			v.u.d = dd_quantile(a, s->ext, s->n, a->percentiles[i]);
+			feat_fmt_json_value(json, &v);
+		}
+		feat_buf_addc(json, ']');
+		break;
+	}
+	default:
+		return 0;
+	}
+	if (!json->ptr)
+		return -1;
+	out->type = FEAT_JSON;
+	out->u.s.ptr = (const char *)(uintptr_t)start;
+	out->u.s.len = json->len - start;
+	return 0;
+}
