@@ -75,9 +75,10 @@ int main(int argc, char **argv)
 		note("%llu late left row%s excluded (earlier than the left lateness allows)",
 		     (unsigned long long)st.late, st.late > 1 ? "s" : "");
 	if (!quiet)
-		note("%llu left rows joined, %llu tiles applied",
+		note("%llu left row%s joined, %llu tile%s applied",
 		     (unsigned long long)(st.rows - st.late),
-		     (unsigned long long)st.events);
+		     st.rows - st.late == 1 ? "" : "s",
+		     (unsigned long long)st.events, st.events == 1 ? "" : "s");
 	feat_plan_free(plan);
 	return 0;
 }

@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct feat_backfill_opts o = { ".", NULL, 0, 0, 0, 1, FEAT_OUT_CSV, progress, NULL };
+	struct feat_backfill_opts o = { ".", NULL, 0, 0, 0, 1, FEAT_OUT_CSV, progress, progress, NULL };
 	struct feat_backfill_stats st;
 	struct feat_error err;
 	struct feat_plan *plan;
@@ -94,6 +94,8 @@ int main(int argc, char **argv)
 	}
 	if (!have_from || !have_to)
 		usage_error(usage, "--from and --to are required");
+	if (o.from > o.to)
+		usage_error(usage, "--from is after --to");
 	if (optind + 1 != argc)
 		usage_error(usage, optind == argc ? "no plan given" : "one plan at a time");
 	plan = feat_plan_load(argv[optind], &err);

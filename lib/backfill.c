@@ -127,7 +127,8 @@ static int cache_ok(const struct feat_plan *plan, const char *path)
 	return got >= 0;
 }
 
-static int build_tiles(const struct feat_plan *plan, size_t gi,
+static int build_tiles(const struct feat_backfill_opts *o,
+		       const struct feat_plan *plan, size_t gi,
 		       const char *events, const char *tiles,
 		       struct feat_error *err)
 {
@@ -142,6 +143,16 @@ static int build_tiles(const struct feat_plan *plan, size_t gi,
 				  NULL, &st, err) < 0) {
 		feat_output_abort(&out);
 		return -1;
+	}
+	/* Late events are excluded from the cache as from any tiles, and
+	 * said so: never silently lost. */
+	if (st.late && o->warn) {
+		char line[8192];
+
+		snprintf(line, sizeof(line), "%s: %llu late event%s excluded (first: line %lld)",
+			 events, (unsigned long long)st.late, st.late == 1 ? "" : "s",
+			 (long long)st.first_late_line);
+		o->warn(o->ctx, line);
 	}
 	return feat_output_commit(&out, err);
 }
@@ -305,6 +316,9 @@ static int plan_tiles(struct day_plan *dp, struct feat_backfill_stats *stats,
 			snprintf(dir, sizeof(dir), "%s/tiles/%s", dp->o->root, g->name);
 			if (mkdirs(dir, err) < 0)
 				return -1;
+			/* No partition in reach: only the empty stream. */
+			if (first > dp->days[d])
+				first = dp->days[d] + 1;
 			for (e = first; e <= dp->days[d] + 1; e++) {
 				int64_t day = e <= dp->days[d] ? e : INT64_MIN;
 
@@ -366,7 +380,7 @@ static int build_one(struct day_plan *dp, size_t i, struct feat_error *err)
 		return 0;
 	if (!dp->tile_events[i][0])
 		return write_empty(dp->plan, gi, dp->tiles.v[i], err);
-	return build_tiles(dp->plan, gi, dp->tile_events[i], dp->tiles.v[i], err);
+	return build_tiles(dp->o, dp->plan, gi, dp->tile_events[i], dp->tiles.v[i], err);
 }
 
 static int join_day(struct day_plan *dp, size_t i, struct feat_error *err)
@@ -446,8 +460,8 @@ static int run_all(struct day_plan *dp, size_t n,
 			feat_error_clear(&ce);
 			if (fn(dp, i, &ce) < 0) {
 				feat_error_format(&ce, buf, sizeof(buf));
-				if (dp->o->progress)
-					dp->o->progress(dp->o->ctx, buf);
+				if (dp->o->warn)
+					dp->o->warn(dp->o->ctx, buf);
 				_exit(1);
 			}
 			_exit(0);

@@ -27,6 +27,9 @@ struct feat_backfill_opts {
 	enum feat_out_format fmt;
 	/* Called after each day with a line for the user (may be NULL). */
 	void (*progress)(void *ctx, const char *line);
+	/* Called with what must not pass unseen: late events, a worker's
+	 * error (may be NULL). */
+	void (*warn)(void *ctx, const char *line);
 	void *ctx;
 };
 

@@ -181,11 +181,8 @@ int feat_tile_write_event(struct feat_tile_writer *w, const void *key,
 			  struct feat_error *err)
 {
 	struct feat_buf *b = &w->raw;
-	size_t i;
+	size_t i, start = b->len;
 
-	if (b->len >= FEAT_TILE_BLOCK_MAX - 4096 &&
-	    feat_tile_writer_flush(w, err) < 0)
-		return -1;
 	if (feat_buf_addc(b, 1) < 0 || feat_buf_add_varint(b, klen) < 0 ||
 	    feat_buf_add(b, key, klen) < 0 ||
 	    feat_buf_add_svarint(b, (int64_t)((uint64_t)ts - (uint64_t)w->prev_ts)) < 0 ||
@@ -194,6 +191,18 @@ int feat_tile_write_event(struct feat_tile_writer *w, const void *key,
 	for (i = 0; i < n; i++)
 		if (feat_tile_put_value(b, &inputs[i]) < 0)
 			return feat_error_nomem(err);
+	if (b->len - start > FEAT_TILE_BLOCK_LIMIT)
+		return feat_error_set(err, NULL, 0, 0,
+				      "an event of %zu bytes is larger than a tile block may be (%d bytes)",
+				      b->len - start, FEAT_TILE_BLOCK_LIMIT);
+	/* A full block ends before this record, which then starts the next
+	 * block afresh (its time delta counts from 0 there). */
+	if (b->len > FEAT_TILE_BLOCK_MAX && w->nrecords) {
+		b->len = start;
+		if (feat_tile_writer_flush(w, err) < 0)
+			return -1;
+		return feat_tile_write_event(w, key, klen, ts, inputs, n, err);
+	}
 	w->prev_ts = ts;
 	w->nrecords++;
 	return 0;
@@ -391,7 +400,7 @@ static int read_block(struct feat_tile_reader *r, struct feat_error *err)
 			return bad(r, err, "bytes after the end of the tile stream");
 		return 1;
 	}
-	if (rsize > FEAT_TILE_BLOCK_MAX || csize > ZSTD_compressBound(rsize) ||
+	if (rsize > FEAT_TILE_BLOCK_LIMIT || csize > ZSTD_compressBound(rsize) ||
 	    !count)
 		return bad(r, err, "tile stream block header is corrupted");
 	if (avail < BLOCK_HEADER + (size_t)csize) {

@@ -26,7 +26,9 @@ struct feat_output;
 struct feat_plan;
 
 #define FEAT_TILE_VERSION 1
-#define FEAT_TILE_BLOCK_MAX (1024 * 1024)	/* raw bytes per block */
+#define FEAT_TILE_BLOCK_MAX (1024 * 1024)	/* raw bytes per block, unless
+						 * one record is larger */
+#define FEAT_TILE_BLOCK_LIMIT (64 * 1024 * 1024)	/* what readers accept */
 
 /* Appends the encoding of a value; decodes one (strings point into the
  * bytes). Return 0, or -1 (out of memory / malformed). */
