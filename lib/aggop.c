@@ -41,6 +41,13 @@ struct wmap {
 	unsigned char *used;
 };
 
+/* A bucketed aggregation: per bucket word, a state of the inner one. */
+struct bystate {
+	struct wmap *idx;	/* bucket word -> index in st */
+	struct feat_astate *st;
+	size_t n, cap;
+};
+
 /* DDSketch: counts of values in buckets (gamma^(k-1), gamma^k]. */
 struct dstore {
 	int32_t lo;		/* the key of counts[0] */
@@ -221,6 +228,22 @@ static int wmap_add(struct wmap *m, uint64_t key, int64_t cnt)
 	m->cnt[j] = cnt;
 	m->n++;
 	return 0;
+}
+
+/* The count stored for key, or -1 when absent. */
+static int64_t wmap_get(const struct wmap *m, uint64_t key)
+{
+	size_t j;
+
+	if (!m->cap)
+		return -1;
+	j = mix64(key) & (m->cap - 1);
+	while (m->used[j]) {
+		if (m->keys[j] == key)
+			return m->cnt[j];
+		j = (j + 1) & (m->cap - 1);
+	}
+	return -1;
 }
 
 static void wmap_clear(struct wmap *m)
@@ -436,9 +459,45 @@ static void dd_free(struct ddsketch *d)
 
 /* ---- the operations ---- */
 
+/* The inner state of bucket bw, created empty when new; NULL when out of
+ * memory. Bucket states are kept across resets and reused. */
+static struct feat_astate *by_bucket(const struct feat_agg *a,
+				     struct bystate *b, uint64_t bw)
+{
+	int64_t i = wmap_get(b->idx, bw);
+
+	if (i >= 0)
+		return &b->st[i];
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 4;
+		struct feat_astate *st = realloc(b->st, cap * sizeof(*st));
+
+		if (!st)
+			return NULL;
+		memset(st + b->cap, 0, (cap - b->cap) * sizeof(*st));
+		b->st = st;
+		b->cap = cap;
+	}
+	if (!b->st[b->n].ext && !b->st[b->n].s1 &&
+	    feat_aggop_init(a->inner, &b->st[b->n]) < 0)
+		return NULL;
+	feat_aggop_reset(a->inner, &b->st[b->n]);
+	if (wmap_add(b->idx, bw, (int64_t)b->n) < 0)
+		return NULL;
+	return &b->st[b->n++];
+}
+
 int feat_aggop_init(const struct feat_agg *a, struct feat_astate *s)
 {
 	memset(s, 0, sizeof(*s));
+	if (a->inner) {
+		struct bystate *b = calloc(1, sizeof(*b));
+
+		s->ext = b;
+		if (!b || !(b->idx = calloc(1, sizeof(*b->idx))))
+			return -1;
+		return 0;
+	}
 	if (exact_sum(a)) {
 		s->s1 = malloc(sizeof(*s->s1));
 		if (!s->s1)
@@ -466,6 +525,14 @@ int feat_aggop_init(const struct feat_agg *a, struct feat_astate *s)
 
 void feat_aggop_reset(const struct feat_agg *a, struct feat_astate *s)
 {
+	if (a->inner) {
+		struct bystate *b = s->ext;
+
+		wmap_clear(b->idx);
+		b->n = 0;
+		s->n = 0;
+		return;
+	}
 	s->n = 0;
 	s->a = s->b = 0;
 	if (s->s1)
@@ -493,6 +560,23 @@ void feat_aggop_reset(const struct feat_agg *a, struct feat_astate *s)
 
 void feat_aggop_release(const struct feat_agg *a, struct feat_astate *s)
 {
+	if (a->inner) {
+		struct bystate *b = s->ext;
+		size_t i;
+
+		for (i = 0; b && i < b->cap; i++)
+			if (b->st[i].ext || b->st[i].s1)
+				feat_aggop_release(a->inner, &b->st[i]);
+			else
+				free(b->st[i].s2);
+		if (b) {
+			wmap_free(b->idx);
+			free(b->st);
+		}
+		free(b);
+		memset(s, 0, sizeof(*s));
+		return;
+	}
 	free(s->s1);
 	free(s->s2);
 	if (a->op == FEAT_OP_UNIQUE_COUNT || a->op == FEAT_OP_HISTOGRAM)
@@ -515,9 +599,18 @@ static void add_square(struct feat_accum *acc, double x)
 }
 
 int feat_aggop_add(const struct feat_agg *a, const struct feat_aggctx *ctx,
-		   struct feat_astate *s, uint64_t w)
+		   struct feat_astate *s, uint64_t w, uint64_t bw)
 {
 	enum feat_type t = a->in_type;
+
+	if (a->inner) {
+		struct feat_astate *in = by_bucket(a, s->ext, canon_word(a->by_type, bw));
+
+		if (!in || feat_aggop_add(a->inner, ctx, in, w, 0) < 0)
+			return -1;
+		s->n++;
+		return 0;
+	}
 
 	switch (a->op) {
 	case FEAT_OP_COUNT:
@@ -585,6 +678,23 @@ int feat_aggop_merge(const struct feat_agg *a, const struct feat_aggctx *ctx,
 
 	if (!src->n)
 		return 0;
+	if (a->inner) {
+		const struct bystate *sb = src->ext;
+		size_t j;
+
+		for (j = 0; j < sb->idx->cap; j++) {
+			struct feat_astate *in;
+
+			if (!sb->idx->used[j])
+				continue;
+			in = by_bucket(a, dst->ext, sb->idx->keys[j]);
+			if (!in || feat_aggop_merge(a->inner, ctx, in,
+						    &sb->st[sb->idx->cnt[j]]) < 0)
+				return -1;
+		}
+		dst->n += src->n;
+		return 0;
+	}
 	switch (a->op) {
 	case FEAT_OP_COUNT:
 		break;
@@ -762,6 +872,24 @@ static int by_key(const void *x, const void *y)
 	return feat_word_cmp(sort_ctx, sort_type, a->key, b->key);
 }
 
+/* A JSON object key for a word: strings as they are, others as text. */
+static void json_key(struct feat_buf *b, const struct feat_aggctx *ctx,
+		     enum feat_type t, uint64_t w)
+{
+	struct feat_value v;
+
+	feat_word_value(ctx, t, w, &v);
+	if (v.type == FEAT_STRING) {
+		feat_fmt_json_string(b, v.u.s.ptr, v.u.s.len);
+	} else {
+		struct feat_buf tmp = FEAT_BUF_INIT;
+
+		feat_fmt_json_value(&tmp, &v);
+		feat_fmt_json_string(b, tmp.ptr ? tmp.ptr : "", tmp.len);
+		feat_buf_release(&tmp);
+	}
+}
+
 /* {"key": count, ...} in key order; with k, only the k most frequent. */
 static int histogram_json(const struct feat_agg *a,
 			  const struct feat_aggctx *ctx, const struct wmap *m,
@@ -787,26 +915,60 @@ static int histogram_json(const struct feat_agg *a,
 	qsort(e, n, sizeof(*e), by_key);
 	feat_buf_addc(b, '{');
 	for (i = 0; i < n; i++) {
-		struct feat_value v;
 		char num[FEAT_NUMBUF];
 
 		if (i)
 			feat_buf_addc(b, ',');
-		feat_word_value(ctx, a->in_type, e[i].key, &v);
-		if (v.type == FEAT_STRING) {
-			feat_fmt_json_string(b, v.u.s.ptr, v.u.s.len);
-		} else {
-			struct feat_buf tmp = FEAT_BUF_INIT;
-
-			feat_fmt_json_value(&tmp, &v);
-			feat_fmt_json_string(b, tmp.ptr ? tmp.ptr : "", tmp.len);
-			feat_buf_release(&tmp);
-		}
+		json_key(b, ctx, a->in_type, e[i].key);
 		feat_buf_addc(b, ':');
 		feat_buf_add(b, num, feat_fmt_int(num, e[i].cnt));
 	}
 	free(e);
 	return feat_buf_addc(b, '}');
+}
+
+/* {"bucket": result, ...} in bucket order; buckets whose inner result is
+ * null (say, an avg of only null values) are left out. */
+static int by_json(const struct feat_agg *a, const struct feat_aggctx *ctx,
+		   const struct bystate *b, struct feat_buf *json)
+{
+	struct hentry *e = malloc((b->n + 1) * sizeof(*e));
+	size_t i, n = 0, first = 1;
+
+	if (!e)
+		return -1;
+	for (i = 0; i < b->idx->cap; i++)
+		if (b->idx->used[i]) {
+			e[n].key = b->idx->keys[i];
+			e[n].cnt = b->idx->cnt[i];
+			n++;
+		}
+	sort_ctx = ctx;
+	sort_type = a->by_type;
+	qsort(e, n, sizeof(*e), by_key);
+	feat_buf_addc(json, '{');
+	for (i = 0; i < n; i++) {
+		size_t mark = json->len;
+		struct feat_value v;
+
+		if (!first)
+			feat_buf_addc(json, ',');
+		json_key(json, ctx, a->by_type, e[i].key);
+		feat_buf_addc(json, ':');
+		if (feat_aggop_result(a->inner, ctx, &b->st[e[i].cnt], &v, json) < 0) {
+			free(e);
+			return -1;
+		}
+		if (v.type == FEAT_NULL) {
+			json->len = mark;	/* drop the bucket */
+			continue;
+		}
+		if (v.type != FEAT_JSON)
+			feat_fmt_json_value(json, &v);
+		first = 0;
+	}
+	free(e);
+	return feat_buf_addc(json, '}');
 }
 
 int feat_aggop_result(const struct feat_agg *a, const struct feat_aggctx *ctx,
@@ -818,6 +980,16 @@ int feat_aggop_result(const struct feat_agg *a, const struct feat_aggctx *ctx,
 	uint32_t i;
 
 	out->type = FEAT_NULL;
+	if (a->inner) {
+		if (!s->n)
+			return 0;
+		if (by_json(a, ctx, s->ext, json) < 0)
+			return -1;
+		out->type = FEAT_JSON;
+		out->u.s.ptr = (const char *)(uintptr_t)start;
+		out->u.s.len = json->len - start;
+		return 0;
+	}
 	switch (a->op) {
 	case FEAT_OP_COUNT:
 		out->type = FEAT_INT;

@@ -49,10 +49,11 @@ void feat_aggop_release(const struct feat_agg *a, struct feat_astate *s);
 
 /*
  * Folds one non-null value (as a word of type a->in_type) into s; for
- * count(*) the word is ignored. Returns 0 or -1 (out of memory).
+ * count(*) the word is ignored. With "by", bw is the (non-null) bucket's
+ * word. Returns 0 or -1 (out of memory).
  */
 int feat_aggop_add(const struct feat_agg *a, const struct feat_aggctx *ctx,
-		   struct feat_astate *s, uint64_t w);
+		   struct feat_astate *s, uint64_t w, uint64_t bw);
 
 /* Merges src, whose events all come after dst's, into dst. 0 or -1. */
 int feat_aggop_merge(const struct feat_agg *a, const struct feat_aggctx *ctx,

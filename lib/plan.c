@@ -45,6 +45,13 @@ const char *feat_op_name(enum feat_op op)
 
 const char *feat_agg_type_text(const struct feat_agg *a, char *buf)
 {
+	if (a->inner) {
+		char in[64];
+
+		snprintf(buf, 64, "map<%s,%s>", feat_type_name(a->by_type),
+			 feat_agg_type_text(a->inner, in));
+		return buf;
+	}
 	switch (a->op) {
 	case FEAT_OP_FIRST_K: case FEAT_OP_LAST_K: case FEAT_OP_TOP_K:
 	case FEAT_OP_BOTTOM_K:
@@ -687,7 +694,7 @@ static const char *window_suffix(int64_t w, char *buf)
 static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 {
 	static const char *const members[] = {
-		"op", "of", "windows", "hop", "name", "k", "precision",
+		"op", "of", "by", "windows", "hop", "name", "k", "precision",
 		"relative_error", "percentiles", NULL,
 	};
 	size_t i, j, old;
@@ -695,7 +702,7 @@ static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 	if (!json_array_size(arr))
 		return err_at(c, "aggregations", "\"aggregations\" must list at least one aggregation");
 	g->aggs = calloc(json_array_size(arr), sizeof(*g->aggs));
-	g->inputs = calloc(json_array_size(arr), sizeof(*g->inputs));
+	g->inputs = calloc(2 * json_array_size(arr), sizeof(*g->inputs));
 	if (!g->aggs || !g->inputs)
 		return feat_error_nomem(c->err);
 	old = push(c, "aggregations");
@@ -776,6 +783,29 @@ static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 			return err_at(c, NULL, "%s needs \"of\": the column it aggregates", op);
 		}
 		ag->in_type = t;
+		ag->by = -1;
+		v = json_object_get(a, "by");
+		if (v) {
+			long col;
+
+			if (!json_is_string(v))
+				return err_at(c, "by", "\"by\" must name a column: its values become the keys of a map");
+			col = find_col(g->cols, g->ncols, json_string_value(v));
+			if (col < 0) {
+				char hb[200];
+
+				return err_at(c, "by", "unknown column '%s' in \"by\"%s",
+					      json_string_value(v),
+					      HINT(json_string_value(v), g->cols, g->ncols));
+			}
+			for (k = 0; k < g->ninputs; k++)
+				if (g->inputs[k] == (size_t)col)
+					break;
+			if (k == g->ninputs)
+				g->inputs[g->ninputs++] = (size_t)col;
+			ag->by = (long)k;
+			ag->by_type = g->cols[col].type;
+		}
 		switch (ag->op) {
 		case FEAT_OP_COUNT: case FEAT_OP_UNIQUE_COUNT:
 		case FEAT_OP_APPROX_UNIQUE_COUNT:
@@ -849,6 +879,15 @@ static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 					return err_at(c, "percentiles", "\"percentiles\" must be a non-empty array of numbers in [0, 1]");
 				ag->percentiles[k] = q ? json_number_value(q) : dflt[k];
 			}
+		}
+		if (ag->by >= 0) {
+			ag->inner = malloc(sizeof(*ag->inner));
+			if (!ag->inner)
+				return feat_error_nomem(c->err);
+			*ag->inner = *ag;
+			ag->inner->by = -1;
+			ag->inner->inner = NULL;
+			ag->out_type = FEAT_JSON;
 		}
 		v = json_object_get(a, "hop");
 		if (v && get_duration(c, v, "hop", &hop, 0) < 0)
@@ -940,6 +979,9 @@ static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 						 op_names[ag->op], ag->k);
 				else
 					snprintf(opn, sizeof(opn), "%s", op_names[ag->op]);
+				if (ag->by >= 0)
+					snprintf(opn + strlen(opn), sizeof(opn) - strlen(opn),
+						 "_by_%s", g->cols[g->inputs[ag->by]].name);
 				if (ag->name)
 					feat_buf_adds(&b, ag->name);
 				else if (ag->input < 0)
@@ -1461,6 +1503,7 @@ void feat_plan_free(struct feat_plan *p)
 			free(g->aggs[k].windows);
 			free(g->aggs[k].hops);
 			free(g->aggs[k].percentiles);
+			free(g->aggs[k].inner);
 			free(g->aggs[k].name);
 		}
 		free(g->aggs);
@@ -1571,6 +1614,9 @@ static json_t *canonical_json(const struct feat_plan *p, int with_name)
 			if (a->input >= 0)
 				json_object_set_new(ao, "of",
 						    json_string(g->cols[g->inputs[a->input]].name));
+			if (a->by >= 0)
+				json_object_set_new(ao, "by",
+						    json_string(g->cols[g->inputs[a->by]].name));
 			if (a->k)
 				json_object_set_new(ao, "k", json_integer(a->k));
 			if (a->op == FEAT_OP_APPROX_UNIQUE_COUNT)

@@ -75,6 +75,9 @@ struct feat_agg {
 	enum feat_op op;
 	long input;		/* index into the group_by's inputs; -1: count(*) */
 	enum feat_type in_type;	/* the input's type (FEAT_INT for count(*)) */
+	long by;		/* bucketed ("by"): the bucket input, or -1 */
+	enum feat_type by_type;
+	struct feat_agg *inner;	/* with "by": the same aggregation per bucket */
 	int64_t *windows;	/* FEAT_UNBOUNDED or a length in ms */
 	int64_t *hops;		/* per window: 0 (exact) or the hop in ms */
 	size_t nwindows;

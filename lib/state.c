@@ -197,7 +197,7 @@ int feat_state_init(struct feat_state *st, const struct feat_group_by *g,
 		const struct feat_agg *a = &g->aggs[g->features[f].agg];
 		int64_t len = a->windows[g->features[f].window];
 		int64_t hop = a->hops[g->features[f].window];
-		int fast = a->op <= FEAT_OP_LAST;
+		int fast = a->op <= FEAT_OP_LAST && a->by < 0;
 
 		if (feat_aggop_init(a, &st->scratch[f]) < 0)
 			return feat_error_nomem(err);
@@ -509,6 +509,13 @@ static struct feat_astate *bucket_push(const struct feat_state *st, size_t h,
 	return &r->b[p * nf];
 }
 
+/* An event whose input (or bucket) is null does not count. */
+static int skip(const struct feat_agg *a, uint64_t mask)
+{
+	return (a->input >= 0 && (mask >> a->input & 1)) ||
+	       (a->by >= 0 && (mask >> a->by & 1));
+}
+
 /* Adds the event (inputs in st->words, nulls in mask) to the features
  * kept by running states and by hop buckets. */
 static int add_generic(struct feat_state *st, struct feat_state_key *k,
@@ -520,11 +527,11 @@ static int add_generic(struct feat_state *st, struct feat_state_key *k,
 	for (f = 0; f < g->nfeatures; f++) {
 		const struct feat_agg *a = &g->aggs[g->features[f].agg];
 
-		if (st->fkind[f] != FEAT_FK_RUN ||
-		    (a->input >= 0 && (mask >> a->input & 1)))
+		if (st->fkind[f] != FEAT_FK_RUN || skip(a, mask))
 			continue;
 		if (feat_aggop_add(a, &st->ctx, &k->run[st->fslot[f]],
-				   a->input >= 0 ? st->words[a->input] : 0) < 0)
+				   a->input >= 0 ? st->words[a->input] : 0,
+				   a->by >= 0 ? st->words[a->by] : 0) < 0)
 			return -1;
 	}
 	for (h = 0; h < st->nhop; h++) {
@@ -556,10 +563,11 @@ static int add_generic(struct feat_state *st, struct feat_state_key *k,
 		for (j = 0; j < st->hop_nfeat[h]; j++) {
 			const struct feat_agg *a = hop_agg(st, h, j);
 
-			if (a->input >= 0 && (mask >> a->input & 1))
+			if (skip(a, mask))
 				continue;
 			if (feat_aggop_add(a, &st->ctx, &b[j],
-					   a->input >= 0 ? st->words[a->input] : 0) < 0)
+					   a->input >= 0 ? st->words[a->input] : 0,
+					   a->by >= 0 ? st->words[a->by] : 0) < 0)
 				return -1;
 		}
 	}
@@ -747,9 +755,11 @@ static int eval_fold(struct feat_state *st, struct feat_state_key *k, size_t f,
 	for (seq = k->tail[w]; seq < k->head; seq++) {
 		const uint64_t *e = entry(st, k, seq);
 
-		if (e[1] >> a->input & 1)
+		if (skip(a, e[1]))
 			continue;
-		if (feat_aggop_add(a, &st->ctx, s, e[2 + a->input]) < 0)
+		if (feat_aggop_add(a, &st->ctx, s,
+				   a->input >= 0 ? e[2 + a->input] : 0,
+				   a->by >= 0 ? e[2 + a->by] : 0) < 0)
 			return -1;
 	}
 	return feat_aggop_result(a, &st->ctx, s, v, json);
