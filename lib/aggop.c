@@ -41,6 +41,15 @@ struct wmap {
 	unsigned char *used;
 };
 
+/* Element-wise sum, avg, min, max of vectors (embeddings). The first
+ * vector sets the length; one of another length makes the result null. */
+struct vecstate {
+	uint32_t dim, cap;
+	int mixed;
+	double *m;			/* min or max */
+	struct feat_accum *acc;		/* sums */
+};
+
 /* A bucketed aggregation: per bucket word, a state of the inner one. */
 struct bystate {
 	struct wmap *idx;	/* bucket word -> index in st */
@@ -103,7 +112,9 @@ int feat_word_cmp(const struct feat_aggctx *ctx, enum feat_type t, uint64_t x,
 
 		return a < b ? -1 : a > b;
 	}
-	case FEAT_STRING: {
+	case FEAT_STRING:
+	case FEAT_VECTOR:
+	case FEAT_STRLIST: {
 		size_t la, lb;
 		const unsigned char *pa = feat_keymap_key(ctx->strings, x, &la);
 		const unsigned char *pb = feat_keymap_key(ctx->strings, y, &lb);
@@ -122,7 +133,7 @@ void feat_word_value(const struct feat_aggctx *ctx, enum feat_type t,
 	v->type = t;
 	if (t == FEAT_DOUBLE)
 		v->u.d = word_d(w);
-	else if (t == FEAT_STRING)
+	else if (t == FEAT_STRING || t == FEAT_VECTOR || t == FEAT_STRLIST)
 		v->u.s.ptr = (const char *)feat_keymap_key(ctx->strings, w,
 							   &v->u.s.len);
 	else
@@ -135,6 +146,73 @@ static uint64_t canon_word(enum feat_type t, uint64_t w)
 	if (t == FEAT_DOUBLE && word_d(w) == 0)
 		return 0;
 	return w;
+}
+
+static int is_vec_op(const struct feat_agg *a)
+{
+	return a->in_type == FEAT_VECTOR &&
+	       (a->op == FEAT_OP_SUM || a->op == FEAT_OP_AVG ||
+		a->op == FEAT_OP_MIN || a->op == FEAT_OP_MAX);
+}
+
+static double le_double(const unsigned char *p)
+{
+	uint64_t u = 0;
+	double d;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		u = u << 8 | p[i];
+	memcpy(&d, &u, 8);
+	return d;
+}
+
+static int vec_fit(const struct feat_agg *a, struct vecstate *v, uint32_t dim)
+{
+	uint32_t i;
+
+	if (v->cap >= dim) {
+		v->dim = dim;
+		goto clear;
+	}
+	free(v->m);
+	free(v->acc);
+	v->m = calloc(dim, sizeof(*v->m));
+	v->acc = a->op == FEAT_OP_SUM || a->op == FEAT_OP_AVG
+		 ? calloc(dim, sizeof(*v->acc)) : NULL;
+	if (!v->m || ((a->op == FEAT_OP_SUM || a->op == FEAT_OP_AVG) && !v->acc))
+		return -1;
+	v->cap = v->dim = dim;
+clear:
+	for (i = 0; v->acc && i < dim; i++)
+		feat_accum_init(&v->acc[i]);
+	return 0;
+}
+
+/* Folds n doubles (little-endian at p, or the m/acc of another state). */
+static int vec_add(const struct feat_agg *a, struct vecstate *v, int64_t seen,
+		   const unsigned char *p, uint32_t dim)
+{
+	uint32_t i;
+
+	if (v->mixed)
+		return 0;
+	if (!seen) {
+		if (vec_fit(a, v, dim) < 0)
+			return -1;
+	} else if (dim != v->dim) {
+		v->mixed = 1;
+		return 0;
+	}
+	for (i = 0; i < dim; i++) {
+		double x = le_double(p + 8 * i);
+
+		if (v->acc)
+			feat_accum_add(&v->acc[i], x);
+		else if (!seen || (a->op == FEAT_OP_MIN ? x < v->m[i] : x > v->m[i]))
+			v->m[i] = x;
+	}
+	return 0;
 }
 
 static int is_list_op(enum feat_op op)
@@ -326,7 +404,7 @@ static uint64_t value_hash(const struct feat_aggctx *ctx, enum feat_type t,
 	unsigned char b[8];
 	int i;
 
-	if (t == FEAT_STRING) {
+	if (t == FEAT_STRING || t == FEAT_VECTOR || t == FEAT_STRLIST) {
 		size_t n;
 		const unsigned char *p = feat_keymap_key(ctx->strings, w, &n);
 
@@ -510,7 +588,9 @@ int feat_aggop_init(const struct feat_agg *a, struct feat_astate *s)
 			feat_accum_init(s->s2);
 		}
 	}
-	if (is_list_op(a->op))
+	if (is_vec_op(a))
+		s->ext = calloc(1, sizeof(struct vecstate));
+	else if (is_list_op(a->op))
 		s->ext = wlist_new(a->k);
 	else if (a->op == FEAT_OP_UNIQUE_COUNT || a->op == FEAT_OP_HISTOGRAM)
 		s->ext = calloc(1, sizeof(struct wmap));
@@ -541,7 +621,10 @@ void feat_aggop_reset(const struct feat_agg *a, struct feat_astate *s)
 		feat_accum_init(s->s2);
 	if (!s->ext)
 		return;
-	if (is_list_op(a->op)) {
+	if (is_vec_op(a)) {
+		((struct vecstate *)s->ext)->dim = 0;
+		((struct vecstate *)s->ext)->mixed = 0;
+	} else if (is_list_op(a->op)) {
 		((struct wlist *)s->ext)->n = 0;
 	} else if (a->op == FEAT_OP_UNIQUE_COUNT || a->op == FEAT_OP_HISTOGRAM) {
 		wmap_clear(s->ext);
@@ -579,6 +662,10 @@ void feat_aggop_release(const struct feat_agg *a, struct feat_astate *s)
 	}
 	free(s->s1);
 	free(s->s2);
+	if (is_vec_op(a) && s->ext) {
+		free(((struct vecstate *)s->ext)->m);
+		free(((struct vecstate *)s->ext)->acc);
+	}
 	if (a->op == FEAT_OP_UNIQUE_COUNT || a->op == FEAT_OP_HISTOGRAM)
 		wmap_free(s->ext);
 	else if (a->op == FEAT_OP_APPROX_PERCENTILE)
@@ -607,6 +694,15 @@ int feat_aggop_add(const struct feat_agg *a, const struct feat_aggctx *ctx,
 		struct feat_astate *in = by_bucket(a, s->ext, canon_word(a->by_type, bw));
 
 		if (!in || feat_aggop_add(a->inner, ctx, in, w, 0) < 0)
+			return -1;
+		s->n++;
+		return 0;
+	}
+	if (is_vec_op(a)) {
+		size_t len;
+		const unsigned char *p = feat_keymap_key(ctx->strings, w, &len);
+
+		if (vec_add(a, s->ext, s->n, p, (uint32_t)(len / 8)) < 0)
 			return -1;
 		s->n++;
 		return 0;
@@ -691,6 +787,26 @@ int feat_aggop_merge(const struct feat_agg *a, const struct feat_aggctx *ctx,
 			if (!in || feat_aggop_merge(a->inner, ctx, in,
 						    &sb->st[sb->idx->cnt[j]]) < 0)
 				return -1;
+		}
+		dst->n += src->n;
+		return 0;
+	}
+	if (is_vec_op(a)) {
+		struct vecstate *d = dst->ext;
+		const struct vecstate *r = src->ext;
+
+		if (r->mixed || (dst->n && r->dim != d->dim)) {
+			d->mixed = 1;
+		} else if (!d->mixed) {
+			if (!dst->n && vec_fit(a, d, r->dim) < 0)
+				return -1;
+			for (i = 0; i < r->dim; i++) {
+				if (d->acc)
+					feat_accum_merge(&d->acc[i], &r->acc[i]);
+				else if (!dst->n || (a->op == FEAT_OP_MIN ? r->m[i] < d->m[i]
+									  : r->m[i] > d->m[i]))
+					d->m[i] = r->m[i];
+			}
 		}
 		dst->n += src->n;
 		return 0;
@@ -1008,6 +1124,39 @@ int feat_aggop_result(const struct feat_agg *a, const struct feat_aggctx *ctx,
 	}
 	if (!s->n)
 		return 0;
+	if (is_vec_op(a)) {
+		const struct vecstate *v = s->ext;
+
+		if (v->mixed)
+			return 0;
+		feat_buf_addc(json, '[');
+		for (i = 0; i < v->dim; i++) {
+			struct feat_value e;
+
+			if (i)
+				feat_buf_addc(json, ',');
+			e.type = FEAT_DOUBLE;
+			if (v->acc) {
+				struct feat_accum tmp = v->acc[i];
+
+				e.u.d = feat_accum_round(&tmp);
+				if (a->op == FEAT_OP_AVG)
+					e.u.d /= (double)s->n;
+			} else {
+				e.u.d = v->m[i];
+			}
+			if (!(e.u.d - e.u.d == 0))
+				e.type = FEAT_NULL;
+			feat_fmt_json_value(json, &e);
+		}
+		feat_buf_addc(json, ']');
+		if (!json->ptr)
+			return -1;
+		out->type = FEAT_JSON;
+		out->u.s.ptr = (const char *)(uintptr_t)start;
+		out->u.s.len = json->len - start;
+		return 0;
+	}
 	switch (a->op) {
 	case FEAT_OP_SUM:
 	case FEAT_OP_AVG:

@@ -38,6 +38,7 @@ struct feat_csv {
 	struct feat_value *vals;
 	unsigned char *seen;	/* per column: a field filled it */
 	struct feat_buf arena;
+	struct feat_buf tmp;		/* a string being unescaped */
 	size_t *field_off;
 	size_t *field_lens;
 	const char **fields;
@@ -100,6 +101,7 @@ void feat_csv_free(struct feat_csv *r)
 	free(r->vals);
 	free(r->seen);
 	feat_buf_release(&r->arena);
+	feat_buf_release(&r->tmp);
 	free(r->field_off);
 	free(r->field_lens);
 	free(r->fields);
@@ -139,6 +141,144 @@ static int grow_fields(struct feat_csv *r)
 	}
 	r->fields_cap = cap;
 	return 0;
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* Appends the UTF-8 bytes of code point c. */
+static void put_utf8(struct feat_buf *b, unsigned c)
+{
+	if (c < 0x80) {
+		feat_buf_addc(b, (int)c);
+	} else if (c < 0x800) {
+		feat_buf_addc(b, (int)(0xc0 | c >> 6));
+		feat_buf_addc(b, (int)(0x80 | (c & 0x3f)));
+	} else if (c < 0x10000) {
+		feat_buf_addc(b, (int)(0xe0 | c >> 12));
+		feat_buf_addc(b, (int)(0x80 | ((c >> 6) & 0x3f)));
+		feat_buf_addc(b, (int)(0x80 | (c & 0x3f)));
+	} else {
+		feat_buf_addc(b, (int)(0xf0 | c >> 18));
+		feat_buf_addc(b, (int)(0x80 | ((c >> 12) & 0x3f)));
+		feat_buf_addc(b, (int)(0x80 | ((c >> 6) & 0x3f)));
+		feat_buf_addc(b, (int)(0x80 | (c & 0x3f)));
+	}
+}
+
+/*
+ * Parses a JSON string at *pp (after its opening quote) into tmp. Returns
+ * 0 and moves *pp past the closing quote, or -1.
+ */
+static int json_string_in(const char **pp, const char *end, struct feat_buf *tmp)
+{
+	const char *p = *pp;
+
+	feat_buf_reset(tmp);
+	while (p < end && *p != '"') {
+		if (*p != '\\') {
+			feat_buf_addc(tmp, *p++);
+			continue;
+		}
+		if (++p >= end)
+			return -1;
+		switch (*p++) {
+		case '"': feat_buf_addc(tmp, '"'); break;
+		case '\\': feat_buf_addc(tmp, '\\'); break;
+		case '/': feat_buf_addc(tmp, '/'); break;
+		case 'b': feat_buf_addc(tmp, '\b'); break;
+		case 'f': feat_buf_addc(tmp, '\f'); break;
+		case 'n': feat_buf_addc(tmp, '\n'); break;
+		case 'r': feat_buf_addc(tmp, '\r'); break;
+		case 't': feat_buf_addc(tmp, '\t'); break;
+		case 'u': {
+			unsigned c = 0;
+			int i;
+
+			for (i = 0; i < 4; i++, p++) {
+				if (p >= end)
+					return -1;
+				c <<= 4;
+				if (*p >= '0' && *p <= '9') c |= (unsigned)(*p - '0');
+				else if (*p >= 'a' && *p <= 'f') c |= (unsigned)(*p - 'a' + 10);
+				else if (*p >= 'A' && *p <= 'F') c |= (unsigned)(*p - 'A' + 10);
+				else return -1;
+			}
+			put_utf8(tmp, c);
+			break;
+		}
+		default:
+			return -1;
+		}
+	}
+	if (p >= end)
+		return -1;
+	*pp = p + 1;
+	return 0;
+}
+
+/*
+ * Converts a JSON array cell ("[0.1, 2.5]" or ["a", "b"]) to the packed
+ * form of a list value, appended to the row arena. Returns 0 or -1.
+ */
+static int parse_list(struct feat_csv *r, enum feat_type t, const char *s,
+		      size_t n)
+{
+	const char *p = s, *end = s + n;
+	int first = 1;
+
+	p = skip_ws(p, end);
+	if (p >= end || *p++ != '[')
+		return -1;
+	for (;;) {
+		p = skip_ws(p, end);
+		if (p < end && *p == ']' && first) {
+			p++;
+			break;
+		}
+		if (!first) {
+			if (p < end && *p == ']') {
+				p++;
+				break;
+			}
+			if (p >= end || *p++ != ',')
+				return -1;
+			p = skip_ws(p, end);
+		}
+		first = 0;
+		if (t == FEAT_VECTOR) {
+			const char *q = p;
+			double d;
+			unsigned char le[8];
+			uint64_t u;
+			int i;
+
+			while (q < end && *q != ',' && *q != ']' && *q != ' ')
+				q++;
+			if (feat_parse_double(p, (size_t)(q - p), &d) < 0 ||
+			    !(d - d == 0))
+				return -1;	/* embeddings hold numbers only */
+			memcpy(&u, &d, 8);
+			for (i = 0; i < 8; i++)
+				le[i] = (unsigned char)(u >> (8 * i));
+			if (feat_buf_add(&r->arena, le, 8) < 0)
+				return -1;
+			p = q;
+		} else {
+			if (p >= end || *p++ != '"' ||
+			    json_string_in(&p, end, &r->tmp) < 0)
+				return -1;
+			if (feat_buf_add_varint(&r->arena, r->tmp.len) < 0 ||
+			    feat_buf_add(&r->arena, r->tmp.ptr, r->tmp.len) < 0)
+				return -1;
+		}
+	}
+	p = skip_ws(p, end);
+	return p == end ? 0 : -1;
 }
 
 static int convert(struct feat_csv *r, size_t col, const char *s, size_t n,
@@ -188,6 +328,23 @@ static int convert(struct feat_csv *r, size_t col, const char *s, size_t n,
 		v->u.s.ptr = (const char *)(uintptr_t)off;
 		v->u.s.len = n;
 		break;
+	case FEAT_VECTOR:
+	case FEAT_STRLIST: {
+		/* The packed list goes after the field's text in the arena;
+		 * like strings, it is addressed by offset until the row ends. */
+		size_t start = r->arena.len;
+
+		v->type = c->type;
+		if (parse_list(r, c->type, s, n) < 0) {
+			r->arena.len = start;
+			what = c->type == FEAT_VECTOR ? "list<double> (a JSON array of numbers)"
+						      : "list<string> (a JSON array of strings)";
+			break;
+		}
+		v->u.s.ptr = (const char *)(uintptr_t)start;
+		v->u.s.len = r->arena.len - start;
+		break;
+	}
 	case FEAT_NULL:
 	case FEAT_JSON:
 		break;
@@ -314,7 +471,8 @@ static void end_row(struct feat_csv *r)
 	for (i = 0; i < r->nfields; i++)
 		r->fields[i] = r->arena.ptr + r->field_off[i];
 	for (i = 0; i < src->ncols; i++)
-		if (r->vals[i].type == FEAT_STRING)
+		if (r->vals[i].type == FEAT_STRING || r->vals[i].type == FEAT_VECTOR ||
+		    r->vals[i].type == FEAT_STRLIST)
 			r->vals[i].u.s.ptr = r->arena.ptr +
 					     (uintptr_t)r->vals[i].u.s.ptr;
 	row.vals = r->vals;

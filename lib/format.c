@@ -36,6 +36,46 @@ static int number(struct feat_buf *b, const struct feat_value *v)
 	return 0;
 }
 
+/* A list value as a JSON array. */
+static int json_list(struct feat_buf *b, const struct feat_value *v)
+{
+	const unsigned char *p = (const unsigned char *)v->u.s.ptr;
+	const unsigned char *end = p + v->u.s.len;
+	int first = 1;
+
+	if (feat_buf_addc(b, '[') < 0)
+		return -1;
+	while (p < end) {
+		struct feat_value e;
+
+		if (!first && feat_buf_addc(b, ',') < 0)
+			return -1;
+		first = 0;
+		if (v->type == FEAT_VECTOR) {
+			uint64_t u = 0;
+			int i;
+
+			for (i = 7; i >= 0; i--)
+				u = u << 8 | p[i];
+			p += 8;
+			e.type = FEAT_DOUBLE;
+			memcpy(&e.u.d, &u, 8);
+		} else {
+			uint64_t n;
+
+			if (feat_get_varint(&p, end, &n) < 0 || n > (uint64_t)(end - p))
+				break;
+			e.type = FEAT_STRING;
+			e.u.s.ptr = (const char *)p;
+			e.u.s.len = (size_t)n;
+			p += n;
+		}
+		if (feat_fmt_json_value(b, &e) < 0)
+			return -1;
+	}
+	return feat_buf_addc(b, ']');
+}
+
 int feat_fmt_csv_value(struct feat_buf *b, const struct feat_value *v)
 {
 	switch (v->type) {
@@ -46,6 +86,16 @@ int feat_fmt_csv_value(struct feat_buf *b, const struct feat_value *v)
 	case FEAT_STRING:
 	case FEAT_JSON:
 		return feat_csv_quote(b, v->u.s.ptr, v->u.s.len, ',', '"');
+	case FEAT_VECTOR:
+	case FEAT_STRLIST: {
+		struct feat_buf tmp = FEAT_BUF_INIT;
+		int rc = json_list(&tmp, v);
+
+		if (rc == 0)
+			rc = feat_csv_quote(b, tmp.ptr, tmp.len, ',', '"');
+		feat_buf_release(&tmp);
+		return rc;
+	}
 	default:
 		return number(b, v);
 	}
@@ -99,6 +149,9 @@ int feat_fmt_json_value(struct feat_buf *b, const struct feat_value *v)
 		return feat_fmt_json_string(b, v->u.s.ptr, v->u.s.len);
 	case FEAT_JSON:
 		return feat_buf_add(b, v->u.s.ptr, v->u.s.len);
+	case FEAT_VECTOR:
+	case FEAT_STRLIST:
+		return json_list(b, v);
 	default:
 		return number(b, v);
 	}

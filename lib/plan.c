@@ -52,6 +52,9 @@ const char *feat_agg_type_text(const struct feat_agg *a, char *buf)
 			 feat_agg_type_text(a->inner, in));
 		return buf;
 	}
+	if (a->in_type == FEAT_VECTOR && a->out_type == FEAT_JSON &&
+	    a->op != FEAT_OP_FIRST_K && a->op != FEAT_OP_LAST_K)
+		return "list<double>";
 	switch (a->op) {
 	case FEAT_OP_FIRST_K: case FEAT_OP_LAST_K: case FEAT_OP_TOP_K:
 	case FEAT_OP_BOTTOM_K:
@@ -283,6 +286,8 @@ static int parse_type(const char *s, struct feat_column *col)
 		{ "timestamp_us", FEAT_TIMESTAMP, FEAT_TS_US },
 		{ "timestamp_ns", FEAT_TIMESTAMP, FEAT_TS_NS },
 		{ "timestamp", FEAT_TIMESTAMP, FEAT_TS_ISO },
+		{ "list<double>", FEAT_VECTOR, 0 },
+		{ "list<string>", FEAT_STRLIST, 0 },
 	};
 	size_t i;
 
@@ -539,7 +544,7 @@ static int build_columns(struct ctx *c, json_t *cols, int keep_order,
 			}
 			if (!json_is_string(v) ||
 			    parse_type(json_string_value(v), &s->cols[i]) < 0) {
-				err_at(c, keys[i], "unknown type %s%s%s for column '%s' (types: int, double, string, bool, timestamp_s, timestamp_ms, timestamp_us, timestamp_ns, timestamp)",
+				err_at(c, keys[i], "unknown type %s%s%s for column '%s' (types: int, double, string, bool, timestamp_s, timestamp_ms, timestamp_us, timestamp_ns, timestamp, list<double>, list<string>)",
 				       json_is_string(v) ? "'" : "",
 				       json_is_string(v) ? json_string_value(v) : json_kind(v),
 				       json_is_string(v) ? "'" : "", keys[i]);
@@ -694,7 +699,7 @@ static const char *window_suffix(int64_t w, char *buf)
 static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 {
 	static const char *const members[] = {
-		"op", "of", "by", "windows", "hop", "name", "k", "precision",
+		"op", "of", "by", "explode", "windows", "hop", "name", "k", "precision",
 		"relative_error", "percentiles", NULL,
 	};
 	size_t i, j, old;
@@ -758,10 +763,34 @@ static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 					      HINT(json_string_value(v), g->cols, g->ncols));
 			}
 			t = g->cols[col].type;
+			v = json_object_get(a, "explode");
+			if (v && !json_is_boolean(v))
+				return err_at(c, "explode", "\"explode\" must be true or false");
+			if (v && json_is_true(v)) {
+				if (t != FEAT_VECTOR && t != FEAT_STRLIST)
+					return err_at(c, "explode", "\"explode\" needs a list column, and '%s' is %s",
+						      g->cols[col].name, feat_type_name(t));
+				ag->explode = 1;
+				t = t == FEAT_VECTOR ? FEAT_DOUBLE : FEAT_STRING;
+			}
+			if (t == FEAT_STRLIST && ag->op != FEAT_OP_COUNT &&
+			    ag->op != FEAT_OP_FIRST && ag->op != FEAT_OP_LAST &&
+			    ag->op != FEAT_OP_FIRST_K && ag->op != FEAT_OP_LAST_K)
+				return err_at(c, "of", "%s of list<string> is not defined; add \"explode\": true to aggregate its elements",
+					      op);
+			if (t == FEAT_VECTOR && ag->op != FEAT_OP_COUNT &&
+			    ag->op != FEAT_OP_SUM && ag->op != FEAT_OP_AVG &&
+			    ag->op != FEAT_OP_MIN && ag->op != FEAT_OP_MAX &&
+			    ag->op != FEAT_OP_FIRST && ag->op != FEAT_OP_LAST &&
+			    ag->op != FEAT_OP_FIRST_K && ag->op != FEAT_OP_LAST_K)
+				return err_at(c, "of", "%s of list<double> is not defined (element-wise: sum, avg, min, max; or add \"explode\": true)",
+					      op);
 			switch (ag->op) {
 			case FEAT_OP_SUM: case FEAT_OP_AVG: case FEAT_OP_VAR:
 			case FEAT_OP_STDDEV: case FEAT_OP_APPROX_PERCENTILE:
-				if (t != FEAT_INT && t != FEAT_DOUBLE)
+				if (t != FEAT_INT && t != FEAT_DOUBLE &&
+				    !(t == FEAT_VECTOR && (ag->op == FEAT_OP_SUM ||
+							   ag->op == FEAT_OP_AVG)))
 					return err_at(c, "of", "%s of %s is not defined; cast with double()",
 						      op, feat_type_name(t));
 				break;
@@ -781,6 +810,8 @@ static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 			ag->input = (long)k;
 		} else if (ag->op != FEAT_OP_COUNT) {
 			return err_at(c, NULL, "%s needs \"of\": the column it aggregates", op);
+		} else if (json_object_get(a, "explode")) {
+			return err_key(c, "explode", "\"explode\" needs \"of\": the list column");
 		}
 		ag->in_type = t;
 		ag->by = -1;
@@ -823,6 +854,9 @@ static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 			ag->out_type = t;
 			break;
 		}
+		if (t == FEAT_VECTOR && ag->op != FEAT_OP_COUNT &&
+		    ag->op != FEAT_OP_FIRST && ag->op != FEAT_OP_LAST)
+			ag->out_type = FEAT_JSON;	/* element-wise: a list */
 		/* Parameters: each only where it means something. */
 		v = json_object_get(a, "k");
 		if (ag->op == FEAT_OP_FIRST_K || ag->op == FEAT_OP_LAST_K ||
@@ -1614,6 +1648,8 @@ static json_t *canonical_json(const struct feat_plan *p, int with_name)
 			if (a->input >= 0)
 				json_object_set_new(ao, "of",
 						    json_string(g->cols[g->inputs[a->input]].name));
+			if (a->explode)
+				json_object_set_new(ao, "explode", json_true());
 			if (a->by >= 0)
 				json_object_set_new(ao, "by",
 						    json_string(g->cols[g->inputs[a->by]].name));

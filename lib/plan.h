@@ -75,6 +75,8 @@ struct feat_agg {
 	enum feat_op op;
 	long input;		/* index into the group_by's inputs; -1: count(*) */
 	enum feat_type in_type;	/* the input's type (FEAT_INT for count(*)) */
+	int explode;		/* "explode": each element of a list input
+				 * counts as one value (in_type: the element's) */
 	long by;		/* bucketed ("by"): the bucket input, or -1 */
 	enum feat_type by_type;
 	struct feat_agg *inner;	/* with "by": the same aggregation per bucket */

@@ -132,7 +132,9 @@ static int cmp_word(const struct feat_state *st, enum feat_type t, uint64_t a,
 
 		return x < y ? -1 : x > y;
 	}
-	case FEAT_STRING: {
+	case FEAT_STRING:
+	case FEAT_VECTOR:
+	case FEAT_STRLIST: {
 		size_t la, lb;
 		const unsigned char *pa = feat_keymap_key(&st->strings, a, &la);
 		const unsigned char *pb = feat_keymap_key(&st->strings, b, &lb);
@@ -154,6 +156,8 @@ static void to_value(const struct feat_state *st, enum feat_type t, uint64_t w,
 		v->u.d = as_d(w);
 		break;
 	case FEAT_STRING:
+	case FEAT_VECTOR:
+	case FEAT_STRLIST:
 		v->u.s.ptr = (const char *)feat_keymap_key(&st->strings, w,
 							   &v->u.s.len);
 		break;
@@ -197,7 +201,9 @@ int feat_state_init(struct feat_state *st, const struct feat_group_by *g,
 		const struct feat_agg *a = &g->aggs[g->features[f].agg];
 		int64_t len = a->windows[g->features[f].window];
 		int64_t hop = a->hops[g->features[f].window];
-		int fast = a->op <= FEAT_OP_LAST && a->by < 0;
+		int fast = a->op <= FEAT_OP_LAST && a->by < 0 && !a->explode &&
+			   !(a->in_type == FEAT_VECTOR && a->op != FEAT_OP_COUNT &&
+			     a->op != FEAT_OP_LAST);
 
 		if (feat_aggop_init(a, &st->scratch[f]) < 0)
 			return feat_error_nomem(err);
@@ -509,6 +515,49 @@ static struct feat_astate *bucket_push(const struct feat_state *st, size_t h,
 	return &r->b[p * nf];
 }
 
+/*
+ * Folds an event's input word w (bucket bw) into s: one value, or with
+ * "explode" each element of the list that w names.
+ */
+static int feed(struct feat_state *st, const struct feat_agg *a,
+		struct feat_astate *s, uint64_t w, uint64_t bw)
+{
+	const unsigned char *p, *end;
+	size_t len;
+
+	if (!a->explode)
+		return feat_aggop_add(a, &st->ctx, s, w, bw);
+	p = feat_keymap_key(&st->strings, w, &len);
+	end = p + len;
+	while (p < end) {
+		uint64_t e;
+
+		if (a->in_type == FEAT_DOUBLE) {
+			uint64_t u = 0;
+			int i;
+
+			for (i = 7; i >= 0; i--)
+				u = u << 8 | p[i];
+			e = u;
+			p += 8;
+		} else {
+			uint64_t n;
+			long id;
+
+			if (feat_get_varint(&p, end, &n) < 0 || n > (uint64_t)(end - p))
+				return 0;
+			id = feat_keymap_intern(&st->strings, p, (size_t)n, NULL);
+			if (id < 0)
+				return -1;
+			e = (uint64_t)id;
+			p += n;
+		}
+		if (feat_aggop_add(a, &st->ctx, s, e, bw) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* An event whose input (or bucket) is null does not count. */
 static int skip(const struct feat_agg *a, uint64_t mask)
 {
@@ -529,9 +578,9 @@ static int add_generic(struct feat_state *st, struct feat_state_key *k,
 
 		if (st->fkind[f] != FEAT_FK_RUN || skip(a, mask))
 			continue;
-		if (feat_aggop_add(a, &st->ctx, &k->run[st->fslot[f]],
-				   a->input >= 0 ? st->words[a->input] : 0,
-				   a->by >= 0 ? st->words[a->by] : 0) < 0)
+		if (feed(st, a, &k->run[st->fslot[f]],
+			 a->input >= 0 ? st->words[a->input] : 0,
+			 a->by >= 0 ? st->words[a->by] : 0) < 0)
 			return -1;
 	}
 	for (h = 0; h < st->nhop; h++) {
@@ -565,9 +614,9 @@ static int add_generic(struct feat_state *st, struct feat_state_key *k,
 
 			if (skip(a, mask))
 				continue;
-			if (feat_aggop_add(a, &st->ctx, &b[j],
-					   a->input >= 0 ? st->words[a->input] : 0,
-					   a->by >= 0 ? st->words[a->by] : 0) < 0)
+			if (feed(st, a, &b[j],
+				 a->input >= 0 ? st->words[a->input] : 0,
+				 a->by >= 0 ? st->words[a->by] : 0) < 0)
 				return -1;
 		}
 	}
@@ -640,7 +689,9 @@ int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 		case FEAT_DOUBLE:
 			memcpy(&word, &v->u.d, 8);
 			break;
-		case FEAT_STRING: {
+		case FEAT_STRING:
+		case FEAT_VECTOR:
+		case FEAT_STRLIST: {
 			long sid = feat_keymap_intern(&st->strings, v->u.s.ptr,
 						      v->u.s.len, NULL);
 
@@ -757,9 +808,8 @@ static int eval_fold(struct feat_state *st, struct feat_state_key *k, size_t f,
 
 		if (skip(a, e[1]))
 			continue;
-		if (feat_aggop_add(a, &st->ctx, s,
-				   a->input >= 0 ? e[2 + a->input] : 0,
-				   a->by >= 0 ? e[2 + a->by] : 0) < 0)
+		if (feed(st, a, s, a->input >= 0 ? e[2 + a->input] : 0,
+			 a->by >= 0 ? e[2 + a->by] : 0) < 0)
 			return -1;
 	}
 	return feat_aggop_result(a, &st->ctx, s, v, json);

@@ -17,7 +17,7 @@ static const unsigned char magic[8] = {
 };
 
 enum { TAG_NULL, TAG_FALSE, TAG_TRUE, TAG_INT, TAG_DOUBLE, TAG_STRING,
-       TAG_TIMESTAMP };
+       TAG_TIMESTAMP, TAG_VECTOR, TAG_STRLIST };
 
 #define BLOCK_HEADER 20
 #define ZSTD_LEVEL 1
@@ -71,6 +71,12 @@ int feat_tile_put_value(struct feat_buf *b, const struct feat_value *v)
 			tmp[1 + i] = (unsigned char)(u >> (8 * i));
 		return feat_buf_add(b, tmp, 9);
 	}
+	case FEAT_VECTOR:
+	case FEAT_STRLIST:
+		if (feat_buf_addc(b, v->type == FEAT_VECTOR ? TAG_VECTOR : TAG_STRLIST) < 0 ||
+		    feat_buf_add_varint(b, v->u.s.len) < 0)
+			return -1;
+		return feat_buf_add(b, v->u.s.ptr, v->u.s.len);
 	case FEAT_STRING:
 	case FEAT_JSON:
 		if (feat_buf_addc(b, TAG_STRING) < 0 ||
@@ -86,9 +92,11 @@ int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
 {
 	const unsigned char *s = *p;
 	uint64_t u;
+	int s0;
 
 	if (s >= end)
 		return -1;
+	s0 = *s;
 	switch (*s++) {
 	case TAG_NULL:
 		v->type = FEAT_NULL;
@@ -118,9 +126,12 @@ int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
 		break;
 	}
 	case TAG_STRING:
+	case TAG_VECTOR:
+	case TAG_STRLIST:
 		if (feat_get_varint(&s, end, &u) < 0 || u > (uint64_t)(end - s))
 			return -1;
-		v->type = FEAT_STRING;
+		v->type = s0 == TAG_STRING ? FEAT_STRING
+			  : s0 == TAG_VECTOR ? FEAT_VECTOR : FEAT_STRLIST;
 		v->u.s.ptr = (const char *)s;
 		v->u.s.len = (size_t)u;
 		s += u;

@@ -32,6 +32,10 @@ const char *feat_type_name(enum feat_type t)
 		return "timestamp";
 	case FEAT_JSON:
 		return "json";
+	case FEAT_VECTOR:
+		return "list<double>";
+	case FEAT_STRLIST:
+		return "list<string>";
 	}
 	return "null";
 }

@@ -19,6 +19,10 @@ enum feat_type {
 	FEAT_STRING,
 	FEAT_TIMESTAMP,		/* int64 milliseconds since the epoch, UTC */
 	FEAT_JSON,		/* a list or map, as JSON text in u.s (outputs) */
+	FEAT_VECTOR,		/* list<double>: u.s holds the doubles, 8 bytes
+				 * little-endian each (an embedding) */
+	FEAT_STRLIST,		/* list<string>: u.s holds each string as a
+				 * varint length and its bytes */
 };
 
 struct feat_value {
@@ -29,7 +33,8 @@ struct feat_value {
 		struct {
 			const char *ptr;
 			size_t len;
-		} s;		/* FEAT_STRING, FEAT_JSON */
+		} s;		/* FEAT_STRING, FEAT_JSON, FEAT_VECTOR,
+				 * FEAT_STRLIST */
 	} u;
 };
 
