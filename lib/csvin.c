@@ -496,7 +496,7 @@ static void cb_row(int c, void *data)
 		 * of a "\r\n" that already ended the row. */
 		if (!(c == '\n' && r->cr_pending))
 			r->line++;
-		r->cr_pending = 0;
+		r->cr_pending = c == '\r';
 		return;
 	}
 	if (!r->have_header && !r->src->fmt.header && take_header(r) < 0) {

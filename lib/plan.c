@@ -542,6 +542,23 @@ static int build_columns(struct ctx *c, json_t *cols, int keep_order,
 				pop(c, old);
 				goto out;
 			}
+			if (json_is_string(v) &&
+			    parse_type(json_string_value(v), &s->cols[i]) < 0) {
+				static const char *const tn[] = {
+					"int", "double", "string", "bool", "timestamp_s",
+					"timestamp_ms", "timestamp_us", "timestamp_ns",
+					"timestamp", "list<double>", "list<string>",
+				};
+				char hb[200];
+
+				if (*hint(hb, sizeof(hb), json_string_value(v), tn,
+					  sizeof(tn[0]), sizeof(tn) / sizeof(tn[0]))) {
+					err_at(c, keys[i], "unknown type '%s' for column '%s'%s",
+					       json_string_value(v), keys[i], hb);
+					pop(c, old);
+					goto out;
+				}
+			}
 			if (!json_is_string(v) ||
 			    parse_type(json_string_value(v), &s->cols[i]) < 0) {
 				err_at(c, keys[i], "unknown type %s%s%s for column '%s' (types: int, double, string, bool, timestamp_s, timestamp_ms, timestamp_us, timestamp_ns, timestamp, list<double>, list<string>)",
@@ -1167,6 +1184,7 @@ static int build_group_by(struct ctx *c, const char *name, json_t *obj,
 			col->name = xstrdup(c, names[i]);
 			if (!col->name)
 				goto out;
+			g->ncols++;	/* now plan_free frees the name */
 			col->type = feat_expr_type(x);
 			if (col->type == FEAT_NULL) {
 				err_at(c, names[i], "select column '%s' is always null; give it a type, e.g. if(false, 0, null)",
@@ -1174,7 +1192,6 @@ static int build_group_by(struct ctx *c, const char *name, json_t *obj,
 				goto out;
 			}
 			col->unit = FEAT_TS_MS;
-			g->ncols++;
 		}
 		pop(c, old);
 	}

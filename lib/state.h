@@ -12,8 +12,9 @@
  * length of the input.
  *
  * Evaluation moves window tails forward, so the times given to
- * feat_state_eval() for one key must not decrease, and no event may be
- * applied with a time at or after a T already evaluated.
+ * feat_state_eval() for one key must not decrease, and each T must be later
+ * than every event applied so far (events at or after T wait until after
+ * the evaluation).
  */
 #ifndef FEAT_STATE_H
 #define FEAT_STATE_H

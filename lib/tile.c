@@ -202,10 +202,14 @@ int feat_tile_write_event(struct feat_tile_writer *w, const void *key,
 	for (i = 0; i < n; i++)
 		if (feat_tile_put_value(b, &inputs[i]) < 0)
 			return feat_error_nomem(err);
-	if (b->len - start > FEAT_TILE_BLOCK_LIMIT)
+	if (b->len - start > FEAT_TILE_BLOCK_LIMIT) {
+		size_t big = b->len - start;
+
+		b->len = start;	/* the block stays whole */
 		return feat_error_set(err, NULL, 0, 0,
 				      "an event of %zu bytes is larger than a tile block may be (%d bytes)",
-				      b->len - start, FEAT_TILE_BLOCK_LIMIT);
+				      big, FEAT_TILE_BLOCK_LIMIT);
+	}
 	/* A full block ends before this record, which then starts the next
 	 * block afresh (its time delta counts from 0 there). */
 	if (b->len > FEAT_TILE_BLOCK_MAX && w->nrecords) {
