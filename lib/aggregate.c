@@ -15,6 +15,7 @@
 #include "aggregate.h"
 #include "buf.h"
 #include "csvin.h"
+#include "rowin.h"
 #include "error.h"
 #include "expr.h"
 #include "io.h"
@@ -38,7 +39,7 @@ struct run {
 	struct feat_tile_writer w;
 	struct feat_output *late;
 	int late_header_done;
-	struct feat_csv *csv;
+	struct feat_rows *csv;
 	const char *file;
 	struct feat_value *row;		/* source columns + select columns */
 	struct feat_value *inputs;
@@ -256,9 +257,16 @@ static int write_late(struct run *r, const struct feat_csv_row *row,
 	size_t i;
 
 	feat_buf_reset(&r->text);
+	if (row->raw) {
+		/* JSON Lines: the line as it came. */
+		if (feat_buf_add(&r->text, row->raw, row->raw_len) < 0 ||
+		    feat_buf_addc(&r->text, '\n') < 0)
+			return feat_error_nomem(err);
+		return feat_output_write(r->late, r->text.ptr, r->text.len, err);
+	}
 	if (!r->late_header_done) {
 		const char *const *names;
-		size_t n = feat_csv_header(r->csv, &names);
+		size_t n = feat_rows_header(r->csv, &names);
 
 		for (i = 0; i < n; i++) {
 			if (i)
@@ -353,7 +361,7 @@ static int read_file(struct run *r, const char *path, struct feat_error *err)
 	if (feat_input_open(&in, path, err) < 0)
 		return -1;
 	r->file = in.name;
-	r->csv = feat_csv_new(r->src, in.name, on_row, r);
+	r->csv = feat_rows_new(r->src, in.name, on_row, r);
 	if (!r->csv) {
 		feat_error_nomem(err);
 		goto out;
@@ -369,14 +377,14 @@ static int read_file(struct run *r, const char *path, struct feat_error *err)
 			goto out;
 		if (n == 0)
 			break;
-		if (feat_csv_feed(r->csv, in.buf, (size_t)n, err) < 0)
+		if (feat_rows_feed(r->csv, in.buf, (size_t)n, err) < 0)
 			goto out;
 	}
-	if (feat_csv_finish(r->csv, err) < 0)
+	if (feat_rows_finish(r->csv, err) < 0)
 		goto out;
 	ret = 0;
 out:
-	feat_csv_free(r->csv);
+	feat_rows_free(r->csv);
 	r->csv = NULL;
 	feat_input_close(&in);
 	r->file = NULL;

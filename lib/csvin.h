@@ -25,6 +25,8 @@ struct feat_csv_row {
 	const size_t *field_lens;
 	long line;			/* the row's first line, 1-based */
 	const long *col_field;		/* per source column: its field, 1-based */
+	const char *raw;		/* JSON Lines: the line as read; else NULL */
+	size_t raw_len;
 };
 
 /* Called once per data row. Returns 0, or -1 with err set to stop. */

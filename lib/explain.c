@@ -75,10 +75,14 @@ static void source_text(struct feat_buf *b, const struct feat_source *s,
 	char tmp[40];
 	size_t i;
 
-	feat_buf_addf(b, "%s '%s': CSV%s, delimiter '%c'", title, s->name,
-		      s->fmt.header ? " with a header row" : " without a header (columns in declared order)",
-		      s->fmt.delim);
-	if (s->fmt.null_text[0])
+	if (s->fmt.jsonl)
+		feat_buf_addf(b, "%s '%s': JSON Lines, one object per line, columns by path",
+			      title, s->name);
+	else
+		feat_buf_addf(b, "%s '%s': CSV%s, delimiter '%c'", title, s->name,
+			      s->fmt.header ? " with a header row" : " without a header (columns in declared order)",
+			      s->fmt.delim);
+	if (!s->fmt.jsonl && s->fmt.null_text[0])
 		feat_buf_addf(b, ", null spelled '%s'", s->fmt.null_text);
 	feat_buf_addf(b, "\n  time: %s (%s)", s->cols[s->time_col].name,
 		      feat_column_type_name(&s->cols[s->time_col]));

@@ -24,6 +24,7 @@
 
 #include "buf.h"
 #include "csvin.h"
+#include "rowin.h"
 #include "error.h"
 #include "expr.h"
 #include "io.h"
@@ -65,7 +66,7 @@ struct jrun {
 	struct gbrun *gbs;
 	/* left */
 	struct feat_input in;
-	struct feat_csv *csv;
+	struct feat_rows *csv;
 	long *field_col;	/* left file field -> left column or -1 */
 	size_t nfields;
 	int header_done;
@@ -165,7 +166,7 @@ static int write_header(struct jrun *r, struct feat_error *err)
 	if (r->header_done)
 		return 0;
 	r->header_done = 1;
-	n = feat_csv_header(r->csv, &names);
+	n = feat_rows_header(r->csv, &names);
 	if (r->fmt != FEAT_OUT_CSV)
 		return 0;
 	feat_buf_reset(&r->text);
@@ -188,7 +189,7 @@ static int write_header(struct jrun *r, struct feat_error *err)
 static int map_fields(struct jrun *r, struct feat_error *err)
 {
 	const char *const *names;
-	size_t n = feat_csv_header(r->csv, &names), i, k;
+	size_t n = feat_rows_header(r->csv, &names), i, k;
 
 	r->field_col = calloc(n + 1, sizeof(*r->field_col));
 	if (!r->field_col)
@@ -250,7 +251,7 @@ static int on_left(void *ctx, const struct feat_csv_row *row,
 			const char *const *names;
 			long col = i < r->nfields ? r->field_col[i] : -1;
 
-			feat_csv_header(r->csv, &names);
+			feat_rows_header(r->csv, &names);
 			feat_buf_addc(a, i ? ',' : '{');
 			feat_fmt_json_string(a, names[i], strlen(names[i]));
 			feat_buf_addc(a, ':');
@@ -477,13 +478,13 @@ static int read_left(struct jrun *r, struct feat_error *err)
 	if (n < 0)
 		return -1;
 	if (n == 0) {
-		if (feat_csv_finish(r->csv, err) < 0)
+		if (feat_rows_finish(r->csv, err) < 0)
 			return -1;
 		if (!r->field_col && map_fields(r, err) < 0)
 			return -1;
 		return write_header(r, err);
 	}
-	return feat_csv_feed(r->csv, r->in.buf, (size_t)n, err);
+	return feat_rows_feed(r->csv, r->in.buf, (size_t)n, err);
 }
 
 static int open_tiles(struct jrun *r, const char *const *tiles, size_t ntiles,
@@ -585,7 +586,7 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 	if (feat_input_open(&r.in, left, err) < 0)
 		goto out;
 	in_open = 1;
-	r.csv = feat_csv_new(&r.j->left, r.in.name, on_left, &r);
+	r.csv = feat_rows_new(&r.j->left, r.in.name, on_left, &r);
 	if (!r.csv) {
 		feat_error_nomem(err);
 		goto out;
@@ -637,7 +638,7 @@ out:
 		feat_state_release(&r.gbs[i].st);
 	}
 	free(r.gbs);
-	feat_csv_free(r.csv);
+	feat_rows_free(r.csv);
 	if (in_open)
 		feat_input_close(&r.in);
 	free(r.field_col);

@@ -270,6 +270,27 @@ static int valid_name(const char *s)
 	return 1;
 }
 
+/* A JSON Lines column: names joined by dots, "context.page". */
+static int valid_path(const char *s)
+{
+	char seg[256];
+
+	for (;;) {
+		const char *dot = strchr(s, '.');
+		size_t n = dot ? (size_t)(dot - s) : strlen(s);
+
+		if (!n || n >= sizeof(seg))
+			return 0;
+		memcpy(seg, s, n);
+		seg[n] = '\0';
+		if (!valid_name(seg))
+			return 0;
+		if (!dot)
+			return 1;
+		s = dot + 1;
+	}
+}
+
 static int parse_type(const char *s, struct feat_column *col)
 {
 	static const struct {
@@ -536,8 +557,10 @@ static int build_columns(struct ctx *c, json_t *cols, int keep_order,
 
 		for (i = 0; i < n; i++) {
 			v = json_object_get(cols, keys[i]);
-			if (!valid_name(keys[i])) {
-				err_key(c, keys[i], "'%s' is not a valid column name (letters, digits and _, not starting with a digit)",
+			if (!(s->fmt.jsonl ? valid_path(keys[i]) : valid_name(keys[i]))) {
+				err_key(c, keys[i], s->fmt.jsonl
+					? "'%s' is not a valid column path (names of letters, digits and _, joined by '.')"
+					: "'%s' is not a valid column name (letters, digits and _, not starting with a digit)",
 					keys[i]);
 				pop(c, old);
 				goto out;
@@ -605,8 +628,10 @@ static int build_source(struct ctx *c, const char *name, json_t *obj,
 	if (!s->name)
 		return -1;
 	v = json_object_get(obj, "format");
-	if (v && (!json_is_string(v) || strcmp(json_string_value(v), "csv")))
-		return err_at(c, "format", "unknown format %s%s%s (this version reads \"csv\")",
+	if (v && json_is_string(v) && !strcmp(json_string_value(v), "jsonl"))
+		s->fmt.jsonl = 1;
+	else if (v && (!json_is_string(v) || strcmp(json_string_value(v), "csv")))
+		return err_at(c, "format", "unknown format %s%s%s (\"csv\" or \"jsonl\")",
 			      json_is_string(v) ? "'" : "",
 			      json_is_string(v) ? json_string_value(v) : json_kind(v),
 			      json_is_string(v) ? "'" : "");
@@ -631,7 +656,7 @@ static int build_source(struct ctx *c, const char *name, json_t *obj,
 	cols = get_typed(c, obj, "columns", JSON_OBJECT, 1, what);
 	if (!cols)
 		return -1;
-	if (build_columns(c, cols, !s->fmt.header, s) < 0)
+	if (build_columns(c, cols, !s->fmt.header || s->fmt.jsonl, s) < 0)
 		return -1;
 	v = get_typed(c, obj, "time", JSON_STRING, 1, what);
 	if (!v)
@@ -1037,10 +1062,17 @@ static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 					feat_buf_adds(&b, ag->name);
 				else if (ag->input < 0)
 					feat_buf_addf(&b, "%s_%s", g->name, opn);
-				else
+				else {
+					size_t at = b.len + strlen(g->name) + 1, q;
+
 					feat_buf_addf(&b, "%s_%s_%s", g->name,
 						      g->cols[g->inputs[ag->input]].name,
 						      opn);
+					/* a path's dots become underscores */
+					for (q = at; b.ptr && q < b.len; q++)
+						if (b.ptr[q] == '.')
+							b.ptr[q] = '_';
+				}
 				if (ws && (!ag->name || ag->nwindows > 1))
 					feat_buf_addf(&b, "_%s", ws);
 				if (!b.ptr)
@@ -1601,7 +1633,7 @@ static json_t *source_json(const struct feat_source *s, int is_left)
 	char buf[40];
 	size_t i;
 
-	json_object_set_new(o, "format", json_string("csv"));
+	json_object_set_new(o, "format", json_string(s->fmt.jsonl ? "jsonl" : "csv"));
 	json_object_set_new(o, "header", json_boolean(s->fmt.header));
 	buf[0] = s->fmt.delim;
 	buf[1] = '\0';

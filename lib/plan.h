@@ -49,13 +49,14 @@ enum feat_op {
 };
 
 struct feat_column {
-	char *name;
+	char *name;		/* JSON Lines: also the path, "context.page" */
 	enum feat_type type;
 	enum feat_ts_unit unit;	/* FEAT_TIMESTAMP only */
 };
 
-/* How a CSV source is read. */
+/* How a source is read. */
 struct feat_format {
+	int jsonl;		/* 1: JSON Lines, one object per line; 0: CSV */
 	int header;		/* 1: the first row names the columns */
 	char delim;
 	char quote;

@@ -747,7 +747,7 @@ static const struct bad {
 	{ base, "\"ev\": {\"time\": \"ts\",\n  \"columns\": {\"k\": \"string\", \"ts\": \"timestamp_ms\", \"x\": \"double\", \"b\": \"bool\"}}",
 	  "\"ev\": 3", "1:20: a source must be an object, not an integer" },
 	{ base, "{\"time\": \"ts\",", "{\"time\": \"ts\", \"format\": \"json\",",
-	  "1:45: unknown format 'json' (this version reads \"csv\")" },
+	  "1:45: unknown format 'json' (\"csv\" or \"jsonl\")" },
 	{ base, "\"x\": \"double\"", "\"x\": \"float\"",
 	  "2:57: unknown type 'float' for column 'x' (types: int, double, string, bool, timestamp_s, timestamp_ms, timestamp_us, timestamp_ns, timestamp, list<double>, list<string>)" },
 	{ base, "\"x\": \"double\"", "\"1x\": \"double\"",
