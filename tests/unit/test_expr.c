@@ -121,6 +121,9 @@ static void check_value(const char *text, const struct feat_value *v,
 		break;
 	case FEAT_NULL:
 		ck_abort_msg("%s: a non-null value of type null", text);
+		break;
+	default:
+		ck_abort_msg("%s: a value of type %s", text, feat_type_name(t));
 	}
 }
 
