@@ -24,11 +24,16 @@
  *
  * Everything that can be decided once is decided by the code generator:
  * int/double promotion (an I2D instruction, folded away for literals),
- * instructions whose operands are all constants (run at compile time), if()
- * with a constant condition, and whether "and"/"or"/"if" branches are cheap
- * enough to evaluate both sides without jumps.
+ * instructions whose operands are all constants (run at compile time, even
+ * those that make strings), if() and case with constant conditions, and
+ * whether "and"/"or"/"if"/coalesce() arguments are cheap enough to evaluate
+ * all of them without jumps. "case" is a chain of conditional jumps;
+ * concat() and "in" are n-ary instructions whose operands follow them in
+ * OP_ARG instructions. Functions that make strings write them into scratch
+ * space owned by the expression, one slot per instruction (struct slot).
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -41,6 +46,7 @@
 #include "error.h"
 #include "expr.h"
 #include "suggest.h"
+#include "time.h"
 #include "value.h"
 
 /* The operand type of the null literal: no value ever has it. */
@@ -70,7 +76,7 @@
 enum opcode {
 	OP_END,
 	OP_MOV,			/* dst = a */
-	OP_I2D,			/* dst = (double)a, a int or timestamp */
+	OP_I2D,			/* dst = (double)a, a int, timestamp or bool */
 	OP_ADD_I, OP_SUB_I, OP_MUL_I, OP_DIV_I, OP_MOD_I, OP_NEG_I,
 	OP_ADD_D, OP_SUB_D, OP_MUL_D, OP_DIV_D, OP_MOD_D, OP_NEG_D,
 	OP_CMP_I,		/* ints, timestamps and bools */
@@ -84,6 +90,34 @@ enum opcode {
 	OP_JNT,			/* if a is not true, goto c */
 	OP_JF_SET,		/* if a is false, dst = false and goto c */
 	OP_JT_SET,		/* if a is true, dst = true and goto c */
+	OP_JNN,			/* if a is not null, goto c */
+	OP_COAL,		/* dst = a unless it is null, else b */
+	/*
+	 * The n-ary instructions take b operands from the OP_ARG instructions
+	 * that follow them, three to an OP_ARG (a, then b, then c).
+	 */
+	OP_ARG,
+	OP_IN_I, OP_IN_D, OP_IN_S,	/* dst = a in (...); mask IN_NOT */
+	OP_CONCAT,		/* dst = the operands joined, in slot c */
+	/* casts */
+	OP_RETYPE,		/* dst = a's value as type rt */
+	OP_D2I,			/* truncated toward zero, rt int or timestamp */
+	OP_I2B,			/* a != 0 */
+	OP_S2I, OP_S2D, OP_S2B, OP_S2T,
+	OP_I2S, OP_D2S, OP_B2S, OP_T2S,	/* text in slot c (not B2S) */
+	/* strings */
+	OP_LOWER, OP_UPPER,	/* in slot c */
+	OP_SUBSTR,		/* a from character b for c characters */
+	OP_LENGTH,
+	OP_CONTAINS, OP_STARTS, OP_ENDS,
+	/* math */
+	OP_ABS_I, OP_ABS_D,
+	OP_LN, OP_EXP, OP_SQRT, OP_POW,
+	OP_FLOOR, OP_CEIL, OP_ROUND,
+	OP_ROUNDN_I, OP_ROUNDN_D,	/* a rounded to b decimal digits */
+	/* time */
+	OP_HOUR, OP_DOW,
+	OP_DATE,		/* 'YYYY-MM-DD' in slot c */
 	OP_COUNT
 };
 
@@ -94,36 +128,78 @@ enum opcode {
 #define U_DST 8
 #define U_JMP 16		/* c is a jump target, not an operand */
 
+#define U_1 (U_A | U_DST)
+#define U_2 (U_A | U_B | U_DST)
+
 static const uint8_t op_uses[OP_COUNT] = {
 	[OP_END] = 0,
-	[OP_MOV] = U_A | U_DST,
-	[OP_I2D] = U_A | U_DST,
-	[OP_ADD_I] = U_A | U_B | U_DST,
-	[OP_SUB_I] = U_A | U_B | U_DST,
-	[OP_MUL_I] = U_A | U_B | U_DST,
-	[OP_DIV_I] = U_A | U_B | U_DST,
-	[OP_MOD_I] = U_A | U_B | U_DST,
-	[OP_NEG_I] = U_A | U_DST,
-	[OP_ADD_D] = U_A | U_B | U_DST,
-	[OP_SUB_D] = U_A | U_B | U_DST,
-	[OP_MUL_D] = U_A | U_B | U_DST,
-	[OP_DIV_D] = U_A | U_B | U_DST,
-	[OP_MOD_D] = U_A | U_B | U_DST,
-	[OP_NEG_D] = U_A | U_DST,
-	[OP_CMP_I] = U_A | U_B | U_DST,
-	[OP_CMP_D] = U_A | U_B | U_DST,
-	[OP_CMP_S] = U_A | U_B | U_DST,
-	[OP_EQ_S] = U_A | U_B | U_DST,
-	[OP_ISNULL] = U_A | U_DST,
-	[OP_NOTNULL] = U_A | U_DST,
-	[OP_NOT] = U_A | U_DST,
-	[OP_AND] = U_A | U_B | U_DST,
-	[OP_OR] = U_A | U_B | U_DST,
+	[OP_MOV] = U_1,
+	[OP_I2D] = U_1,
+	[OP_ADD_I] = U_2,
+	[OP_SUB_I] = U_2,
+	[OP_MUL_I] = U_2,
+	[OP_DIV_I] = U_2,
+	[OP_MOD_I] = U_2,
+	[OP_NEG_I] = U_1,
+	[OP_ADD_D] = U_2,
+	[OP_SUB_D] = U_2,
+	[OP_MUL_D] = U_2,
+	[OP_DIV_D] = U_2,
+	[OP_MOD_D] = U_2,
+	[OP_NEG_D] = U_1,
+	[OP_CMP_I] = U_2,
+	[OP_CMP_D] = U_2,
+	[OP_CMP_S] = U_2,
+	[OP_EQ_S] = U_2,
+	[OP_ISNULL] = U_1,
+	[OP_NOTNULL] = U_1,
+	[OP_NOT] = U_1,
+	[OP_AND] = U_2,
+	[OP_OR] = U_2,
 	[OP_SEL] = U_A | U_B | U_C | U_DST,
 	[OP_JMP] = U_JMP,
 	[OP_JNT] = U_A | U_JMP,
 	[OP_JF_SET] = U_A | U_DST | U_JMP,
 	[OP_JT_SET] = U_A | U_DST | U_JMP,
+	[OP_JNN] = U_A | U_JMP,
+	[OP_COAL] = U_2,
+	[OP_ARG] = U_A | U_B | U_C,
+	[OP_IN_I] = U_1,	/* b: how many operands follow */
+	[OP_IN_D] = U_1,
+	[OP_IN_S] = U_1,
+	[OP_CONCAT] = U_DST,	/* b: how many operands follow; c: slot */
+	[OP_RETYPE] = U_1,
+	[OP_D2I] = U_1,
+	[OP_I2B] = U_1,
+	[OP_S2I] = U_1,
+	[OP_S2D] = U_1,
+	[OP_S2B] = U_1,
+	[OP_S2T] = U_1,
+	[OP_I2S] = U_1,		/* c: slot, as for the others below */
+	[OP_D2S] = U_1,
+	[OP_B2S] = U_1,
+	[OP_T2S] = U_1,
+	[OP_LOWER] = U_1,
+	[OP_UPPER] = U_1,
+	[OP_SUBSTR] = U_A | U_B | U_C | U_DST,
+	[OP_LENGTH] = U_1,
+	[OP_CONTAINS] = U_2,
+	[OP_STARTS] = U_2,
+	[OP_ENDS] = U_2,
+	[OP_ABS_I] = U_1,
+	[OP_ABS_D] = U_1,
+	[OP_LN] = U_1,
+	[OP_EXP] = U_1,
+	[OP_SQRT] = U_1,
+	[OP_POW] = U_2,
+	[OP_FLOOR] = U_1,
+	[OP_CEIL] = U_1,
+	[OP_ROUND] = U_1,
+	[OP_ROUNDN_I] = U_2,
+	[OP_ROUNDN_D] = U_2,
+	[OP_HOUR] = U_1,
+	[OP_DOW] = U_1,
+	[OP_DATE] = U_1,
 };
 
 /*
@@ -137,20 +213,39 @@ static const uint8_t op_uses[OP_COUNT] = {
 #define CMP_NE 5
 #define CMP_GE 6
 
+/* The mask of OP_IN_*: "not in". */
+#define IN_NOT 1
+
 struct ins {
 	uint8_t op;
 	uint8_t bank;		/* run time: bit 0/1/2 set when a/b/c is a row
 				 * column; compile time: 2 bits per operand */
 	uint8_t ta, tb, tc;	/* the type each operand must have */
 	uint8_t rt;		/* the type of the result */
-	uint8_t mask;		/* comparisons: CMP_* */
+	uint8_t mask;		/* comparisons: CMP_*; OP_IN_*: IN_NOT */
 	uint32_t dst;
 	uint32_t a, b, c;
+};
+
+/*
+ * Scratch space for the strings an instruction makes (lower(), concat(),
+ * string(), date()). Each such instruction has a slot of its own: it runs at
+ * most once per evaluation and no other instruction writes the slot, so
+ * growing it never moves a string that another instruction made, and its
+ * string lives until the instruction runs again, in the next evaluation.
+ * Slots of fixed-size results are allocated by the compiler; the others
+ * grow by doubling, so that after a few rows evaluation stops allocating.
+ */
+struct slot {
+	char *ptr;		/* NULL until first needed */
+	size_t cap;
 };
 
 struct feat_expr {
 	struct ins *prog;	/* ends with OP_END */
 	struct feat_value *regs;	/* constants, then temporaries */
+	struct slot *slots;
+	size_t nslots;
 	char *pool;		/* string literal bytes */
 	char *canon;		/* canonical text, NUL-terminated */
 	size_t canon_len;
@@ -184,13 +279,460 @@ static inline int cmp3(int lt, int gt)
 	return gt - lt + 1;	/* 0 for <, 1 for ==, 2 for > */
 }
 
+#define MS_PER_HOUR INT64_C(3600000)
+#define MS_PER_DAY INT64_C(86400000)
+
+static inline int64_t floor_div(int64_t x, int64_t y)
+{
+	int64_t q = x / y;
+
+	return (x % y != 0 && (x < 0) != (y < 0)) ? q - 1 : q;
+}
+
+static inline int64_t floor_mod(int64_t x, int64_t y)
+{
+	int64_t r = x % y;
+
+	return (r != 0 && (r < 0) != (y < 0)) ? r + y : r;
+}
+
+/*
+ * Gives the slot at least n bytes, dropping what it held. Returns the
+ * bytes, or NULL when out of memory (the instruction's result is then null).
+ */
+static char *__attribute__((noinline)) slot_grow(struct slot *s, size_t n)
+{
+	size_t cap = s->cap ? s->cap : 32;
+
+	while (cap < n)
+		cap = cap > SIZE_MAX / 2 ? n : cap * 2;
+	free(s->ptr);
+	s->ptr = malloc(cap);
+	s->cap = s->ptr ? cap : 0;
+	return s->ptr;
+}
+
+static inline char *slot_room(struct slot *s, size_t n)
+{
+	if (s->ptr && n <= s->cap)
+		return s->ptr;
+	return slot_grow(s, n);
+}
+
+static inline int is_cont(unsigned char c)
+{
+	return (c & 0xc0) == 0x80;
+}
+
+/*
+ * The characters of s[0..n). A character starts at the first byte and at
+ * every byte that is not a UTF-8 continuation byte, so that text which is
+ * not UTF-8 still has a length and positions.
+ */
+static int64_t utf8_len(const char *s, size_t n)
+{
+	int64_t k = n > 0 && is_cont((unsigned char)s[0]);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		k += !is_cont((unsigned char)s[i]);
+	return k;
+}
+
+/* The byte offset after k >= 0 characters of s[0..n), or n. */
+static size_t utf8_skip(const char *s, size_t n, int64_t k)
+{
+	size_t i = 0;
+
+	while (k > 0 && i < n) {
+		i++;
+		while (i < n && is_cont((unsigned char)s[i]))
+			i++;
+		k--;
+	}
+	return i;
+}
+
+/* substr(s, start, len): the characters at 1-based positions [start, start + len). */
+static void do_substr(const struct feat_value *s, int64_t start, int64_t len,
+		      struct feat_value *d)
+{
+	const char *p = s->u.s.ptr;
+	size_t n = s->u.s.len, from, to;
+	int64_t first, end;
+
+	if (len < 0) {
+		d->type = FEAT_NULL;
+		return;
+	}
+	end = start > INT64_MAX - len ? INT64_MAX : start + len;
+	first = start < 1 ? 1 : start;
+	if (end <= first) {
+		from = to = 0;
+	} else {
+		from = utf8_skip(p, n, first - 1);
+		to = from + utf8_skip(p + from, n - from, end - first);
+	}
+	d->u.s.ptr = p + from;
+	d->u.s.len = to - from;
+	d->type = FEAT_STRING;
+}
+
+/*
+ * x rounded to nd decimal digits after the point (before it when nd < 0),
+ * half away from zero. The rounding is done on the shortest decimal text of
+ * x, the text output shows, so that round(2.675, 2) is 2.68 as it reads,
+ * although the double nearest 2.675 is a little below it. Not finite when
+ * the result overflows.
+ */
+static double round_digits(double x, int64_t nd)
+{
+	static const double p10[] = {
+		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+		1e12, 1e13, 1e14, 1e15,
+	};
+	char txt[FEAT_NUMBUF + 1], dig[FEAT_NUMBUF + 2], out[FEAT_NUMBUF + 48];
+	size_t n, i, k = 0, j;
+	long intlen = 0, pt, keep, q;
+	int dot = 0, neg = 0;
+
+	/*
+	 * The quick way, when it gives the same: y = x * 10^nd is within a
+	 * few units in the last place of the decimal text times 10^nd, so
+	 * unless y's fraction is that close to one half, rounding y rounds
+	 * the text the same way. The integer then divided by the exact
+	 * power of ten is correctly rounded, as strtod() of the text is.
+	 */
+	if (nd >= 0 && nd < (int64_t)(sizeof(p10) / sizeof(p10[0]))) {
+		double y = x * p10[nd], fl, frac;
+
+		if (fabs(y) < 4503599627370496.0) {	/* 2^52 */
+			fl = floor(y);
+			frac = y - fl;
+			if (fabs(frac - 0.5) > fabs(y) * 0x1p-48 + 0x1p-60)
+				return (frac > 0.5 ? fl + 1 : fl) / p10[nd];
+		}
+	}
+
+	n = feat_fmt_double(txt, x);
+	txt[n] = '\0';
+	i = 0;
+	if (txt[0] == '-') {
+		neg = 1;
+		i++;
+	}
+	for (; i < n && txt[i] != 'e'; i++) {
+		if (txt[i] == '.') {
+			dot = 1;
+			continue;
+		}
+		dig[k++] = txt[i];
+		if (!dot)
+			intlen++;
+	}
+	/* The value is 0.DIGITS times 10^pt. */
+	pt = intlen + (i < n ? strtol(txt + i + 1, NULL, 10) : 0);
+	for (j = 0; j < k && dig[j] == '0'; j++)
+		pt--;
+	if (j == k)
+		return 0.0;
+	if (nd > 400)
+		nd = 400;
+	if (nd < -400)
+		nd = -400;
+	keep = pt + (long)nd;
+	if (keep >= (long)(k - j))
+		return x;
+	if (keep < 0)
+		return 0.0;
+	memmove(dig + 1, dig + j, k - j);	/* room for a carry */
+	if (dig[1 + keep] >= '5') {
+		for (q = keep; q >= 1 && dig[q] == '9'; q--)
+			dig[q] = '0';
+		if (q >= 1) {
+			dig[q]++;
+			q = 1;
+		} else {
+			dig[0] = '1';
+			q = 0;
+			keep++;
+			pt++;
+		}
+	} else {
+		if (keep == 0)
+			return 0.0;
+		q = 1;
+	}
+	snprintf(out, sizeof(out), "%s0.%.*se%ld", neg ? "-" : "", (int)keep,
+		 dig + q, pt);
+	return strtod(out, NULL);
+}
+
+/*
+ * x rounded to nd decimal digits, half away from zero: only nd < 0 changes
+ * an int. Returns 0, or -1 when the result does not fit in int64.
+ */
+static int round_int(int64_t x, int64_t nd, int64_t *out)
+{
+	uint64_t p = 1, ax, q, r, lim;
+	int64_t k;
+
+	if (nd >= 0) {
+		*out = x;
+		return 0;
+	}
+	if (nd < -19) {		/* 10^20 does not fit; |x| < 10^19 / 2 */
+		*out = 0;
+		return 0;
+	}
+	for (k = 0; k < -nd; k++)
+		p *= 10;
+	ax = x < 0 ? -(uint64_t)x : (uint64_t)x;
+	lim = x < 0 ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	q = ax / p;
+	r = ax % p;
+	if (r >= p - r)
+		q++;
+	if (q > lim / p)
+		return -1;
+	q *= p;
+	if (x >= 0)
+		*out = (int64_t)q;
+	else
+		*out = q == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)q;
+	return 0;
+}
+
+/* Writes the UTC date of ms as YYYY-MM-DD (at most 16 bytes), no NUL. */
+static size_t fmt_date(char *buf, int64_t ms)
+{
+	static const char dd[] = "0001020304050607080910111213141516171819"
+				 "2021222324252627282930313233343536373839"
+				 "4041424344454647484950515253545556575859"
+				 "6061626364656667686970717273747576777879"
+				 "8081828384858687888990919293949596979899";
+	int64_t y;
+	uint64_t ay;
+	unsigned m, d;
+	char *p = buf;
+
+	feat_civil_from_days(floor_div(ms, MS_PER_DAY), &y, &m, &d);
+	if (y < 0)
+		*p++ = '-';
+	ay = y < 0 ? -(uint64_t)y : (uint64_t)y;
+	if (ay < 10000) {
+		memcpy(p, dd + 2 * (ay / 100), 2);
+		memcpy(p + 2, dd + 2 * (ay % 100), 2);
+		p += 4;
+	} else {
+		p += feat_fmt_int(p, (int64_t)ay);
+	}
+	*p++ = '-';
+	memcpy(p, dd + 2 * m, 2);
+	p[2] = '-';
+	memcpy(p + 3, dd + 2 * d, 2);
+	return (size_t)(p + 5 - buf);
+}
+
+/* Whether s[0..n) contains t[0..m), 0 < m <= n (memmem is not in C11). */
+static int contains(const char *s, size_t n, const char *t, size_t m)
+{
+	const char *p = s, *last = s + (n - m);
+
+	while (p <= last) {
+		p = memchr(p, t[0], (size_t)(last - p) + 1);
+		if (!p)
+			return 0;
+		if (memcmp(p, t, m) == 0)
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
+/* Operand k of the n-ary instruction in, from the OP_ARGs after it. */
+static inline const struct feat_value *arg_opnd(const struct ins *in,
+						uint32_t k,
+						const struct feat_value *regs,
+						const struct feat_value *row,
+						uint8_t *type)
+{
+	const struct ins *ar = in + 1 + k / 3;
+
+	switch (k % 3) {
+	case 0:
+		*type = ar->ta;
+		return ((ar->bank & 1) ? row : regs) + ar->a;
+	case 1:
+		*type = ar->tb;
+		return ((ar->bank & 2) ? row : regs) + ar->b;
+	default:
+		*type = ar->tc;
+		return ((ar->bank & 4) ? row : regs) + ar->c;
+	}
+}
+
+/* How many OP_ARGs follow an n-ary instruction of n operands. */
+static inline uint32_t nargs_ins(uint32_t n)
+{
+	return (n + 2) / 3;
+}
+
+/* x in (...): true on a match, else null if x or an item is null, else false. */
+static void run_in(const struct ins *in, struct feat_value *regs,
+		   const struct feat_value *row, struct feat_value *d)
+{
+	const struct feat_value *x = OPND_A, *y;
+	uint32_t k, n = in->b;
+	int found = 0, sawnull = 0;
+	uint8_t t;
+
+	if (x->type != in->ta) {
+		d->type = FEAT_NULL;
+		return;
+	}
+	for (k = 0; k < n && !found; k++) {
+		y = arg_opnd(in, k, regs, row, &t);
+		if (y->type != t) {
+			sawnull = 1;
+			continue;
+		}
+		switch (in->op) {
+		case OP_IN_I:
+			found = x->u.i == y->u.i;
+			break;
+		case OP_IN_D:
+			found = x->u.d == y->u.d;
+			break;
+		default:
+			found = x->u.s.len == y->u.s.len &&
+				(x->u.s.len == 0 ||
+				 memcmp(x->u.s.ptr, y->u.s.ptr, x->u.s.len) == 0);
+			break;
+		}
+	}
+	if (!found && sawnull) {
+		d->type = FEAT_NULL;
+		return;
+	}
+	d->u.i = found ^ (in->mask & IN_NOT);
+	d->type = FEAT_BOOL;
+}
+
+/* concat(...): null when any operand is null. */
+static void run_concat(const struct ins *in, struct feat_value *regs,
+		       const struct feat_value *row, struct slot *slots,
+		       struct feat_value *d)
+{
+	const struct feat_value *y;
+	uint32_t k, n = in->b;
+	size_t total = 0, off = 0;
+	char *buf;
+	uint8_t t;
+
+	for (k = 0; k < n; k++) {
+		y = arg_opnd(in, k, regs, row, &t);
+		if (y->type != t) {
+			d->type = FEAT_NULL;
+			return;
+		}
+		total += y->u.s.len;
+	}
+	buf = slot_room(&slots[in->c], total);
+	if (!buf) {
+		d->type = FEAT_NULL;
+		return;
+	}
+	for (k = 0; k < n; k++) {
+		y = arg_opnd(in, k, regs, row, &t);
+		if (y->u.s.len)
+			memcpy(buf + off, y->u.s.ptr, y->u.s.len);
+		off += y->u.s.len;
+	}
+	d->u.s.ptr = buf;
+	d->u.s.len = total;
+	d->type = FEAT_STRING;
+}
+
+/* lower() and upper(): ASCII letters only; other bytes are copied. */
+static void run_case_map(const struct feat_value *x, int upper,
+			 struct slot *s, struct feat_value *d)
+{
+	size_t i, n = x->u.s.len;
+	char *buf = slot_room(s, n);
+
+	if (!buf) {
+		d->type = FEAT_NULL;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)x->u.s.ptr[i];
+
+		if ((unsigned)(c - (upper ? 'a' : 'A')) < 26u)
+			c ^= 0x20;
+		buf[i] = (char)c;
+	}
+	d->u.s.ptr = buf;
+	d->u.s.len = n;
+	d->type = FEAT_STRING;
+}
+
+/* string(x) of an int, double or timestamp, and date(ts). */
+static void run_to_text(const struct ins *in, const struct feat_value *x,
+			struct slot *s, struct feat_value *d)
+{
+	char *buf = slot_room(s, 40);
+	size_t n;
+
+	if (!buf) {
+		d->type = FEAT_NULL;
+		return;
+	}
+	switch (in->op) {
+	case OP_I2S: n = feat_fmt_int(buf, x->u.i); break;
+	case OP_D2S: n = feat_fmt_double(buf, x->u.d); break;
+	case OP_T2S: n = feat_ts_format_iso(buf, x->u.i); break;
+	default: n = fmt_date(buf, x->u.i); break;
+	}
+	d->u.s.ptr = buf;
+	d->u.s.len = n;
+	d->type = FEAT_STRING;
+}
+
+/* The casts from string that parse: int(), double(), bool(), timestamp(). */
+static void run_parse(const struct ins *in, const struct feat_value *x,
+		      struct feat_value *d)
+{
+	const char *s = x->u.s.ptr;
+	size_t n = x->u.s.len;
+	int ok, b = 0;
+
+	switch (in->op) {
+	case OP_S2I:
+		ok = feat_parse_int(s, n, &d->u.i) == 0;
+		break;
+	case OP_S2D:
+		ok = feat_parse_double(s, n, &d->u.d) == 0 && isfinite(d->u.d);
+		break;
+	case OP_S2B:
+		ok = feat_parse_bool(s, n, &b) == 0;
+		d->u.i = b;
+		break;
+	default:
+		ok = feat_ts_parse(s, n, FEAT_TS_ISO, &d->u.i) == 0;
+		break;
+	}
+	d->type = ok ? in->rt : FEAT_NULL;
+}
+
 /*
  * Runs prog over regs and row. Every instruction reads its operands before
  * writing dst, so dst may be one of them. row is not touched by a program
- * whose operands are all registers (constant folding passes NULL).
+ * whose operands are all registers (constant folding passes NULL). A jump
+ * only goes forward, so each instruction runs at most once.
  */
 static void run(const struct ins *prog, struct feat_value *regs,
-		const struct feat_value *row)
+		const struct feat_value *row, struct slot *slots)
 {
 	const struct ins *in = prog;
 	const struct feat_value *x, *y, *z;
@@ -457,6 +999,183 @@ static void run(const struct ins *prog, struct feat_value *regs,
 				continue;
 			}
 			break;
+		case OP_JNN:
+			x = OPND_A;
+			if (x->type == in->ta) {
+				in = prog + in->c;
+				continue;
+			}
+			break;
+		case OP_COAL:
+			x = OPND_A;
+			if (x->type == in->ta) {
+				*d = *x;
+				break;
+			}
+			x = OPND_B;
+			if (x->type == in->tb)
+				*d = *x;
+			else
+				d->type = FEAT_NULL;
+			break;
+		case OP_IN_I:
+		case OP_IN_D:
+		case OP_IN_S:
+			run_in(in, regs, row, d);
+			in += nargs_ins(in->b);
+			break;
+		case OP_CONCAT:
+			run_concat(in, regs, row, slots, d);
+			in += nargs_ins(in->b);
+			break;
+		case OP_ARG:
+			break;
+
+#define UNOP(OP, EXPR)							\
+		case OP:						\
+			x = OPND_A;					\
+			if (x->type != in->ta) {			\
+				d->type = FEAT_NULL;			\
+				break;					\
+			}						\
+			EXPR;						\
+			d->type = in->rt;				\
+			break;
+		UNOP(OP_RETYPE, d->u = x->u)
+		UNOP(OP_I2B, d->u.i = x->u.i != 0)
+		UNOP(OP_ABS_I, d->u.i = x->u.i < 0 ? wrap_sub(0, x->u.i) : x->u.i)
+		UNOP(OP_ABS_D, d->u.d = fabs(x->u.d))
+		UNOP(OP_LENGTH, d->u.i = utf8_len(x->u.s.ptr, x->u.s.len))
+		UNOP(OP_HOUR, d->u.i = floor_mod(x->u.i, MS_PER_DAY) / MS_PER_HOUR)
+		/* 1970-01-01 was a Thursday, day 4 of the ISO week. */
+		UNOP(OP_DOW, d->u.i = floor_mod(floor_div(x->u.i, MS_PER_DAY) + 3, 7) + 1)
+#undef UNOP
+
+		case OP_D2I:
+			x = OPND_A;
+			/* The range where (int64_t) is defined; -2^63 is exact. */
+			if (x->type == in->ta && x->u.d >= -9223372036854775808.0 &&
+			    x->u.d < 9223372036854775808.0) {
+				d->u.i = (int64_t)x->u.d;
+				d->type = in->rt;
+			} else {
+				d->type = FEAT_NULL;
+			}
+			break;
+		case OP_S2I:
+		case OP_S2D:
+		case OP_S2B:
+		case OP_S2T:
+			x = OPND_A;
+			if (x->type == in->ta)
+				run_parse(in, x, d);
+			else
+				d->type = FEAT_NULL;
+			break;
+		case OP_B2S:
+			x = OPND_A;
+			if (x->type == in->ta) {
+				d->u.s.ptr = x->u.i ? "true" : "false";
+				d->u.s.len = x->u.i ? 4 : 5;
+				d->type = FEAT_STRING;
+			} else {
+				d->type = FEAT_NULL;
+			}
+			break;
+		case OP_I2S:
+		case OP_D2S:
+		case OP_T2S:
+		case OP_DATE:
+			x = OPND_A;
+			if (x->type == in->ta)
+				run_to_text(in, x, &slots[in->c], d);
+			else
+				d->type = FEAT_NULL;
+			break;
+		case OP_LOWER:
+		case OP_UPPER:
+			x = OPND_A;
+			if (x->type == in->ta)
+				run_case_map(x, in->op == OP_UPPER, &slots[in->c],
+					     d);
+			else
+				d->type = FEAT_NULL;
+			break;
+		case OP_SUBSTR:
+			x = OPND_A;
+			y = OPND_B;
+			z = OPND_C;
+			if (x->type == in->ta && y->type == in->tb &&
+			    z->type == in->tc)
+				do_substr(x, y->u.i, z->u.i, d);
+			else
+				d->type = FEAT_NULL;
+			break;
+		case OP_CONTAINS:
+		case OP_STARTS:
+		case OP_ENDS: {
+			size_t n, m;
+
+			x = OPND_A;
+			y = OPND_B;
+			if (x->type != in->ta || y->type != in->tb) {
+				d->type = FEAT_NULL;
+				break;
+			}
+			n = x->u.s.len;
+			m = y->u.s.len;
+			if (m == 0)
+				xv = 1;
+			else if (m > n)
+				xv = 0;
+			else if (in->op == OP_STARTS)
+				xv = memcmp(x->u.s.ptr, y->u.s.ptr, m) == 0;
+			else if (in->op == OP_ENDS)
+				xv = memcmp(x->u.s.ptr + n - m, y->u.s.ptr, m) == 0;
+			else
+				xv = contains(x->u.s.ptr, n, y->u.s.ptr, m);
+			d->u.i = xv;
+			d->type = FEAT_BOOL;
+			break;
+		}
+
+		/* Not finite (ln(0), sqrt(-1), exp(1000)) is null; -0 is 0. */
+#define DBL_FN(OP, EXPR)						\
+		case OP:						\
+			x = OPND_A;					\
+			y = OPND_B;					\
+			if (x->type != in->ta ||			\
+			    (op_uses[OP] & U_B && y->type != in->tb)) {	\
+				d->type = FEAT_NULL;			\
+				break;					\
+			}						\
+			rd = (EXPR) + 0.0;				\
+			if (isfinite(rd)) {				\
+				d->u.d = rd;				\
+				d->type = FEAT_DOUBLE;			\
+			} else {					\
+				d->type = FEAT_NULL;			\
+			}						\
+			break;
+		DBL_FN(OP_LN, log(x->u.d))
+		DBL_FN(OP_EXP, exp(x->u.d))
+		DBL_FN(OP_SQRT, sqrt(x->u.d))
+		DBL_FN(OP_POW, pow(x->u.d, y->u.d))
+		DBL_FN(OP_FLOOR, floor(x->u.d))
+		DBL_FN(OP_CEIL, ceil(x->u.d))
+		DBL_FN(OP_ROUND, round(x->u.d))
+		DBL_FN(OP_ROUNDN_D, round_digits(x->u.d, y->u.i))
+#undef DBL_FN
+
+		case OP_ROUNDN_I:
+			x = OPND_A;
+			y = OPND_B;
+			if (x->type == in->ta && y->type == in->tb &&
+			    round_int(x->u.i, y->u.i, &d->u.i) == 0)
+				d->type = FEAT_INT;
+			else
+				d->type = FEAT_NULL;
+			break;
 		default:
 			return;
 		}
@@ -513,17 +1232,30 @@ enum node_kind {
 	N_NOTNULL,
 	N_BIN,
 	N_IF,
+	N_CALL,			/* fn(args) other than if() */
+	N_CASE,			/* children: [subject] when then ... [else] */
+	N_IN,			/* children: x, then the items */
 };
+
+/* Flags of N_CASE and N_IN nodes. */
+#define CASE_SUBJECT 1		/* case x when ... */
+#define CASE_ELSE 2
+#define IN_NEGATED 1		/* x not in (...) */
 
 struct node {
 	uint8_t kind;
 	uint8_t op;		/* N_BIN: TK_PLUS ... TK_OR */
 	uint8_t type;		/* enum feat_type of the value */
 	uint8_t hascol;		/* the subtree reads a column */
+	uint8_t fn;		/* N_IF, N_CALL: enum fn_id */
+	uint8_t flags;		/* N_CASE: CASE_*; N_IN: IN_NEGATED */
 	uint32_t depth;
 	uint32_t cost;		/* about how many instructions it needs */
+	uint32_t nargs;		/* N_CALL, N_IF: arguments; N_CASE: whens;
+				 * N_IN: items */
 	size_t pos;		/* byte offset where its text starts */
 	int a, b, c;		/* children, -1 when absent */
+	int next;		/* the next child of the parent, -1 if last */
 	union {
 		int64_t i;	/* N_INT, N_BOOL */
 		double d;	/* N_DOUBLE */
@@ -841,6 +1573,7 @@ static int tok_is(const struct parser *p, const char *kw)
 
 static const char *const keywords[] = {
 	"and", "or", "not", "is", "null", "true", "false", "if",
+	"case", "when", "then", "else", "end", "in",
 };
 
 static int is_keyword(const char *s, size_t n)
@@ -854,7 +1587,50 @@ static int is_keyword(const char *s, size_t n)
 }
 
 /* Functions the language knows, for calls and for "did you mean". */
-static const char *const functions[] = { "if" };
+enum fn_id {
+	F_IF, F_COALESCE,
+	F_INT, F_DOUBLE, F_STRING, F_TIMESTAMP, F_BOOL,
+	F_LOWER, F_UPPER, F_SUBSTR, F_CONCAT, F_LENGTH,
+	F_CONTAINS, F_STARTS_WITH, F_ENDS_WITH,
+	F_ABS, F_LN, F_EXP, F_SQRT, F_POW, F_FLOOR, F_CEIL, F_ROUND,
+	F_HOUR, F_DAY_OF_WEEK, F_DATE,
+	NFNS
+};
+
+#define ANY_ARGS 255		/* fninfo.max: no upper limit */
+
+/* The name comes first, as feat_suggest() wants. */
+static const struct fninfo {
+	const char *name;
+	uint8_t min, max;	/* how many arguments */
+} fns[NFNS] = {
+	[F_IF] = { "if", 3, 3 },
+	[F_COALESCE] = { "coalesce", 1, ANY_ARGS },
+	[F_INT] = { "int", 1, 1 },
+	[F_DOUBLE] = { "double", 1, 1 },
+	[F_STRING] = { "string", 1, 1 },
+	[F_TIMESTAMP] = { "timestamp", 1, 1 },
+	[F_BOOL] = { "bool", 1, 1 },
+	[F_LOWER] = { "lower", 1, 1 },
+	[F_UPPER] = { "upper", 1, 1 },
+	[F_SUBSTR] = { "substr", 2, 3 },
+	[F_CONCAT] = { "concat", 1, ANY_ARGS },
+	[F_LENGTH] = { "length", 1, 1 },
+	[F_CONTAINS] = { "contains", 2, 2 },
+	[F_STARTS_WITH] = { "starts_with", 2, 2 },
+	[F_ENDS_WITH] = { "ends_with", 2, 2 },
+	[F_ABS] = { "abs", 1, 1 },
+	[F_LN] = { "ln", 1, 1 },
+	[F_EXP] = { "exp", 1, 1 },
+	[F_SQRT] = { "sqrt", 1, 1 },
+	[F_POW] = { "pow", 2, 2 },
+	[F_FLOOR] = { "floor", 1, 1 },
+	[F_CEIL] = { "ceil", 1, 1 },
+	[F_ROUND] = { "round", 1, 2 },
+	[F_HOUR] = { "hour", 1, 1 },
+	[F_DAY_OF_WEEK] = { "day_of_week", 1, 1 },
+	[F_DATE] = { "date", 1, 1 },
+};
 
 static int new_node(struct parser *p, enum node_kind kind, size_t pos)
 {
@@ -873,7 +1649,7 @@ static int new_node(struct parser *p, enum node_kind kind, size_t pos)
 	memset(nd, 0, sizeof(*nd));
 	nd->kind = kind;
 	nd->pos = pos;
-	nd->a = nd->b = nd->c = -1;
+	nd->a = nd->b = nd->c = nd->next = -1;
 	nd->depth = 1;
 	return (int)p->nnodes++;
 }
@@ -910,6 +1686,28 @@ static int link_children(struct parser *p, int n, int a, int b, int c,
 	return 0;
 }
 
+/* Like link_children() for a node whose children are the list at first. */
+static int link_list(struct parser *p, int n, int first, size_t opos)
+{
+	struct node *nd = &p->nodes[n];
+	uint32_t cost = 0;
+	int k;
+
+	nd->a = first;
+	for (k = first; k >= 0; k = p->nodes[k].next) {
+		const struct node *kid = &p->nodes[k];
+
+		if (kid->depth + 1 > nd->depth)
+			nd->depth = kid->depth + 1;
+		nd->hascol |= kid->hascol;
+		cost += kid->cost;
+	}
+	nd->cost = nd->hascol ? cost + 1 : 0;
+	if (nd->depth > MAX_DEPTH)
+		return perr(p, opos, "expression is nested too deeply");
+	return 0;
+}
+
 static const char *type_name(int t)
 {
 	return feat_type_name((enum feat_type)t);
@@ -918,6 +1716,41 @@ static const char *type_name(int t)
 static int is_num(int t)
 {
 	return t == FEAT_INT || t == FEAT_DOUBLE || t == FEAT_TIMESTAMP;
+}
+
+/*
+ * Whether t is a type with operators: not a list or map (json, list<double>,
+ * list<string>), which expressions can only pass on, test for null, and
+ * for json turn into its text with string().
+ */
+static int is_scalar(int t)
+{
+	return t <= FEAT_TIMESTAMP;
+}
+
+/* Whether values of types ta and tb may be compared (==, <, in, case x). */
+static int comparable(int ta, int tb)
+{
+	if (!is_scalar(ta) || !is_scalar(tb))
+		return 0;	/* lists and maps: no order, no equality yet */
+	return ta == FEAT_NULL || tb == FEAT_NULL || (is_num(ta) && is_num(tb)) ||
+	       ta == tb;
+}
+
+/*
+ * The type of a value that is of type ta or tb (the branches of if() and
+ * case, the arguments of coalesce()), or -1 when there is none.
+ */
+static int unify(int ta, int tb)
+{
+	if (ta == tb || tb == FEAT_NULL)
+		return ta;
+	if (ta == FEAT_NULL)
+		return tb;
+	if ((ta == FEAT_INT || ta == FEAT_DOUBLE) &&
+	    (tb == FEAT_INT || tb == FEAT_DOUBLE))
+		return FEAT_DOUBLE;
+	return -1;
 }
 
 static const char *op_text(int op)
@@ -949,6 +1782,9 @@ static int arith_type(struct parser *p, int op, int ta, int tb, size_t opos)
 		return perr(p, opos, "'%s' is not defined for string", o);
 	if (ta == FEAT_BOOL || tb == FEAT_BOOL)
 		return perr(p, opos, "'%s' is not defined for bool", o);
+	if (!is_scalar(ta) || !is_scalar(tb))
+		return perr(p, opos, "'%s' is not defined for %s", o,
+			    type_name(is_scalar(ta) ? tb : ta));
 	if (ta == FEAT_TIMESTAMP || tb == FEAT_TIMESTAMP) {
 		if (op != TK_PLUS && op != TK_MINUS)
 			return perr(p, opos, "'%s' is not defined for timestamp",
@@ -997,8 +1833,7 @@ static int mk_bin(struct parser *p, int op, int a, int b, size_t opos)
 	case TK_LE:
 	case TK_GT:
 	case TK_GE:
-		if (!(ta == FEAT_NULL || tb == FEAT_NULL ||
-		      (is_num(ta) && is_num(tb)) || ta == tb))
+		if (!comparable(ta, tb))
 			return perr(p, opos, "cannot compare %s with %s",
 				    type_name(ta), type_name(tb));
 		t = FEAT_BOOL;
@@ -1152,20 +1987,227 @@ static int column(struct parser *p, const char *name, size_t len, size_t pos)
 	return n;
 }
 
+/* What a function argument must be, for the message when it is not. */
+enum want {
+	W_STRING,
+	W_NUMBER,		/* int or double */
+	W_INT,
+	W_TIMESTAMP,
+};
+
+static int fits(enum want w, int t)
+{
+	switch (w) {
+	case W_STRING: return t == FEAT_STRING || t == FEAT_NULL;
+	case W_NUMBER:
+		return t == FEAT_INT || t == FEAT_DOUBLE || t == FEAT_NULL;
+	case W_INT: return t == FEAT_INT || t == FEAT_NULL;
+	case W_TIMESTAMP: return t == FEAT_TIMESTAMP || t == FEAT_NULL;
+	}
+	return 0;
+}
+
+/* The cast that turns a value of type got into what w wants, as a hint. */
+static const char *cast_hint(enum want w, int got)
+{
+	if (!is_scalar(got))
+		return "";
+	switch (w) {
+	case W_STRING:
+		return "; cast with string()";
+	case W_NUMBER:
+		if (got == FEAT_STRING)
+			return "; cast with double()";
+		return got == FEAT_BOOL ? "; cast with int()" : "";
+	case W_INT:
+		return "; cast with int()";
+	case W_TIMESTAMP:
+		return got == FEAT_BOOL ? "" : "; cast with timestamp()";
+	}
+	return "";
+}
+
+/*
+ * Checks that argument a of function fn is what w wants. what names the
+ * parameter ("start") or, when NULL, the argument is described by the
+ * function: "lower() takes a string, got int; cast with string()".
+ */
+static int want_arg(struct parser *p, int fn, int a, enum want w,
+		    const char *what)
+{
+	static const char *const desc[] = {
+		[W_STRING] = "a string", [W_NUMBER] = "a number",
+		[W_INT] = "int", [W_TIMESTAMP] = "a timestamp",
+	};
+	static const char *const plural[] = {
+		[W_STRING] = "strings", [W_NUMBER] = "numbers",
+		[W_INT] = "ints", [W_TIMESTAMP] = "timestamps",
+	};
+	const struct node *nd = &p->nodes[a];
+
+	if (fits(w, nd->type))
+		return 0;
+	if (what && strcmp(what, "+") == 0)
+		return perr(p, nd->pos, "%s() takes %s, got %s%s", fns[fn].name,
+			    plural[w], type_name(nd->type),
+			    cast_hint(w, nd->type));
+	if (what)
+		return perr(p, nd->pos, "%s() %s must be %s, got %s%s",
+			    fns[fn].name, what, w == W_INT ? "int" : desc[w],
+			    type_name(nd->type), cast_hint(w, nd->type));
+	return perr(p, nd->pos, "%s() takes %s, got %s%s", fns[fn].name,
+		    desc[w], type_name(nd->type), cast_hint(w, nd->type));
+}
+
+/* The argument k (from 0) in the list at first. */
+static int nth(const struct parser *p, int first, int k)
+{
+	while (k-- > 0)
+		first = p->nodes[first].next;
+	return first;
+}
+
+/* The type of fn over its arguments (the list at first), or -1. */
+static int call_type(struct parser *p, int fn, int first, int nargs)
+{
+	int a0 = first, t0 = p->nodes[first].type, t, u, k;
+
+	switch (fn) {
+	case F_IF:
+		if (t0 != FEAT_BOOL && t0 != FEAT_NULL)
+			return perr(p, p->nodes[a0].pos,
+				    "if() condition must be bool, got %s",
+				    type_name(t0));
+		t = p->nodes[nth(p, first, 1)].type;
+		u = p->nodes[nth(p, first, 2)].type;
+		if (unify(t, u) < 0)
+			return perr(p, p->nodes[nth(p, first, 2)].pos,
+				    "if() branches have different types: %s and %s",
+				    type_name(t), type_name(u));
+		return unify(t, u);
+	case F_COALESCE:
+		t = t0;
+		for (k = p->nodes[first].next; k >= 0; k = p->nodes[k].next) {
+			u = unify(t, p->nodes[k].type);
+			if (u < 0)
+				return perr(p, p->nodes[k].pos,
+					    "coalesce() arguments have different types: %s and %s",
+					    type_name(t),
+					    type_name(p->nodes[k].type));
+			t = u;
+		}
+		return t;
+	case F_STRING:
+		if (t0 == FEAT_JSON)
+			break;
+		/* fall through */
+	case F_INT:
+	case F_DOUBLE:
+	case F_TIMESTAMP:
+	case F_BOOL:
+		if (!is_scalar(t0))
+			return perr(p, p->nodes[a0].pos,
+				    "%s() cannot convert %s", fns[fn].name,
+				    type_name(t0));
+		break;
+	}
+	switch (fn) {
+	case F_INT:
+		return FEAT_INT;
+	case F_DOUBLE:
+		return FEAT_DOUBLE;
+	case F_STRING:
+		return FEAT_STRING;	/* of json: the JSON text */
+	case F_TIMESTAMP:
+		if (t0 == FEAT_BOOL)
+			return perr(p, p->nodes[a0].pos,
+				    "timestamp() takes an int, double or string, got bool");
+		return FEAT_TIMESTAMP;
+	case F_BOOL:
+		if (t0 == FEAT_DOUBLE || t0 == FEAT_TIMESTAMP)
+			return perr(p, p->nodes[a0].pos,
+				    "bool() takes an int or string, got %s",
+				    type_name(t0));
+		return FEAT_BOOL;
+	case F_LOWER:
+	case F_UPPER:
+		return want_arg(p, fn, a0, W_STRING, NULL) < 0 ? -1 : FEAT_STRING;
+	case F_LENGTH:
+		return want_arg(p, fn, a0, W_STRING, NULL) < 0 ? -1 : FEAT_INT;
+	case F_SUBSTR:
+		if (want_arg(p, fn, a0, W_STRING, NULL) < 0 ||
+		    want_arg(p, fn, nth(p, first, 1), W_INT, "start") < 0 ||
+		    (nargs == 3 &&
+		     want_arg(p, fn, nth(p, first, 2), W_INT, "length") < 0))
+			return -1;
+		return FEAT_STRING;
+	case F_CONCAT:
+	case F_CONTAINS:
+	case F_STARTS_WITH:
+	case F_ENDS_WITH:
+		for (k = first; k >= 0; k = p->nodes[k].next)
+			if (want_arg(p, fn, k, W_STRING, "+") < 0)
+				return -1;
+		return fn == F_CONCAT ? FEAT_STRING : FEAT_BOOL;
+	case F_ABS:
+	case F_FLOOR:
+	case F_CEIL:
+		return want_arg(p, fn, a0, W_NUMBER, NULL) < 0 ? -1 : t0;
+	case F_ROUND:
+		if (want_arg(p, fn, a0, W_NUMBER, NULL) < 0 ||
+		    (nargs == 2 &&
+		     want_arg(p, fn, nth(p, first, 1), W_INT, "digits") < 0))
+			return -1;
+		return t0;
+	case F_LN:
+	case F_EXP:
+	case F_SQRT:
+		return want_arg(p, fn, a0, W_NUMBER, NULL) < 0 ? -1 : FEAT_DOUBLE;
+	case F_POW:
+		for (k = first; k >= 0; k = p->nodes[k].next)
+			if (want_arg(p, fn, k, W_NUMBER, "+") < 0)
+				return -1;
+		return FEAT_DOUBLE;
+	case F_HOUR:
+	case F_DAY_OF_WEEK:
+		return want_arg(p, fn, a0, W_TIMESTAMP, NULL) < 0 ? -1 : FEAT_INT;
+	case F_DATE:
+		return want_arg(p, fn, a0, W_TIMESTAMP, NULL) < 0 ? -1 : FEAT_STRING;
+	}
+	return perr(p, p->nodes[a0].pos, "internal error: function %d", fn);
+}
+
+/* Fails with "f() takes 2 or 3 arguments, got 1". */
+static int arity_error(struct parser *p, size_t pos, const struct fninfo *f,
+		       int nargs)
+{
+	if (f->min == f->max)
+		return perr(p, pos, "%s() takes %d argument%s, got %d", f->name,
+			    f->min, f->min == 1 ? "" : "s", nargs);
+	if (f->max == ANY_ARGS)
+		return perr(p, pos, "%s() takes at least %d argument%s, got %d",
+			    f->name, f->min, f->min == 1 ? "" : "s", nargs);
+	return perr(p, pos, "%s() takes %d or %d arguments, got %d", f->name,
+		    f->min, f->max, nargs);
+}
+
 /* Parses name(args) with the name as the current token. */
 static int parse_call(struct parser *p)
 {
 	size_t pos = p->tok.pos, len = p->tok.len;
 	const char *name = p->text + pos;
-	int args[3] = { -1, -1, -1 };
-	int nargs = 0, a, n, t, tb, tc;
+	int first = -1, last = -1, nargs = 0, fn, a, n, t;
 	const char *hint;
 	char buf[MAX_QUOTE + 8];
 
-	if (!(len == 2 && strncasecmp(name, "if", 2) == 0)) {
+	for (fn = 0; fn < NFNS; fn++)
+		if (strlen(fns[fn].name) == len &&
+		    strncasecmp(name, fns[fn].name, len) == 0)
+			break;
+	if (fn == NFNS) {
 		quote_text(buf, sizeof(buf), name, len);
-		hint = feat_suggest(name, len, functions, sizeof(functions[0]),
-			       sizeof(functions) / sizeof(functions[0]));
+		hint = feat_suggest(name, len, &fns[0].name, sizeof(fns[0]),
+				    NFNS);
 		if (hint)
 			return perr(p, pos,
 				    "unknown function '%s'; did you mean '%s'?",
@@ -1179,9 +2221,13 @@ static int parse_call(struct parser *p)
 			a = parse_expr(p);
 			if (a < 0)
 				return -1;
-			if (nargs < 3)
-				args[nargs] = a;
-			nargs++;
+			if (last < 0)
+				first = a;
+			else
+				p->nodes[last].next = a;
+			last = a;
+			if (nargs < INT_MAX)
+				nargs++;
 			if (p->tok.kind != TK_COMMA)
 				break;
 			if (lex(p) < 0)
@@ -1190,35 +2236,143 @@ static int parse_call(struct parser *p)
 		if (p->tok.kind != TK_RP)
 			return expected(p, "',' or ')'");
 	}
-	if (nargs != 3)
-		return perr(p, pos, "if() takes 3 arguments, got %d", nargs);
-
-	t = p->nodes[args[0]].type;
-	if (t != FEAT_BOOL && t != FEAT_NULL)
-		return perr(p, p->nodes[args[0]].pos,
-			    "if() condition must be bool, got %s", type_name(t));
-	tb = p->nodes[args[1]].type;
-	tc = p->nodes[args[2]].type;
-	if (tb == tc || tc == FEAT_NULL)
-		t = tb;
-	else if (tb == FEAT_NULL)
-		t = tc;
-	else if ((tb == FEAT_INT || tb == FEAT_DOUBLE) &&
-		 (tc == FEAT_INT || tc == FEAT_DOUBLE))
-		t = FEAT_DOUBLE;
-	else
-		return perr(p, p->nodes[args[2]].pos,
-			    "if() branches have different types: %s and %s",
-			    type_name(tb), type_name(tc));
-	n = new_node(p, N_IF, pos);
+	if (nargs < fns[fn].min ||
+	    (fns[fn].max != ANY_ARGS && nargs > fns[fn].max))
+		return arity_error(p, pos, &fns[fn], nargs);
+	t = call_type(p, fn, first, nargs);
+	if (t < 0)
+		return -1;
+	n = new_node(p, fn == F_IF ? N_IF : N_CALL, pos);
 	if (n < 0)
 		return -1;
 	p->nodes[n].type = (uint8_t)t;
-	if (link_children(p, n, args[0], args[1], args[2], pos) < 0)
+	p->nodes[n].fn = (uint8_t)fn;
+	p->nodes[n].nargs = (uint32_t)nargs;
+	if (link_list(p, n, first, pos) < 0)
 		return -1;
+	if (fn == F_IF) {
+		p->nodes[n].b = nth(p, first, 1);
+		p->nodes[n].c = nth(p, first, 2);
+	}
 	if (lex(p) < 0)
 		return -1;
 	return n;
+}
+
+/* Appends node n to the list first..last. */
+static void append(struct parser *p, int *first, int *last, int n)
+{
+	if (*last < 0)
+		*first = n;
+	else
+		p->nodes[*last].next = n;
+	*last = n;
+}
+
+/*
+ * Parses case [x] when ... then ... [else ...] end, with "case" the current
+ * token. An "else null" is left out: it means what no else means.
+ */
+static int parse_case(struct parser *p)
+{
+	size_t pos = p->tok.pos;
+	int first = -1, last = -1, subj = -1, t = FEAT_NULL, flags = 0;
+	int c, v, u, n;
+	uint32_t nwhen = 0;
+
+	if (lex(p) < 0)
+		return -1;
+	if (!tok_is(p, "when")) {
+		subj = parse_expr(p);
+		if (subj < 0)
+			return -1;
+		append(p, &first, &last, subj);
+		flags |= CASE_SUBJECT;
+		if (!tok_is(p, "when"))
+			return expected(p, "'when'");
+	}
+	while (tok_is(p, "when")) {
+		if (lex(p) < 0)
+			return -1;
+		c = parse_expr(p);
+		if (c < 0)
+			return -1;
+		u = p->nodes[c].type;
+		if (subj >= 0 && !comparable(p->nodes[subj].type, u))
+			return perr(p, p->nodes[c].pos,
+				    "cannot compare %s with %s",
+				    type_name(p->nodes[subj].type),
+				    type_name(u));
+		if (subj < 0 && u != FEAT_BOOL && u != FEAT_NULL)
+			return perr(p, p->nodes[c].pos,
+				    "'when' condition must be bool, got %s",
+				    type_name(u));
+		if (!tok_is(p, "then"))
+			return expected(p, "'then'");
+		if (lex(p) < 0)
+			return -1;
+		v = parse_expr(p);
+		if (v < 0)
+			return -1;
+		u = unify(t, p->nodes[v].type);
+		if (u < 0)
+			return perr(p, p->nodes[v].pos,
+				    "case branches have different types: %s and %s",
+				    type_name(t), type_name(p->nodes[v].type));
+		t = u;
+		append(p, &first, &last, c);
+		append(p, &first, &last, v);
+		nwhen++;
+	}
+	if (tok_is(p, "else")) {
+		if (lex(p) < 0)
+			return -1;
+		v = parse_expr(p);
+		if (v < 0)
+			return -1;
+		u = unify(t, p->nodes[v].type);
+		if (u < 0)
+			return perr(p, p->nodes[v].pos,
+				    "case branches have different types: %s and %s",
+				    type_name(t), type_name(p->nodes[v].type));
+		t = u;
+		if (p->nodes[v].kind != N_NULL) {
+			append(p, &first, &last, v);
+			flags |= CASE_ELSE;
+		}
+		if (!tok_is(p, "end"))
+			return expected(p, "'end'");
+	} else if (!tok_is(p, "end")) {
+		return expected(p, "'when', 'else' or 'end'");
+	}
+	n = new_node(p, N_CASE, pos);
+	if (n < 0)
+		return -1;
+	p->nodes[n].type = (uint8_t)t;
+	p->nodes[n].flags = (uint8_t)flags;
+	p->nodes[n].nargs = nwhen;
+	if (link_list(p, n, first, pos) < 0 || lex(p) < 0)
+		return -1;
+	return n;
+}
+
+/*
+ * Fails on a keyword where an operand should be, pointing out the quotes
+ * when a column has that name ("unexpected 'end'; write `end` for the
+ * column").
+ */
+static int keyword_unexpected(struct parser *p)
+{
+	const char *s = p->text + p->tok.pos;
+	size_t i, n = p->tok.len;
+
+	for (i = 0; i < p->ncols; i++)
+		if (strlen(p->cols[i].name) == n &&
+		    memcmp(p->cols[i].name, s, n) == 0)
+			return perr(p, p->tok.pos,
+				    "unexpected '%.*s'; write `%.*s` for the column",
+				    (int)n, s, (int)n, s);
+	return unexpected(p);
 }
 
 static int parse_primary(struct parser *p)
@@ -1259,9 +2413,16 @@ static int parse_primary(struct parser *p)
 			p->nodes[n].type = FEAT_NULL;
 			break;
 		}
+		if (tok_is(p, "case")) {
+			if (enter(p) < 0)
+				return -1;
+			n = parse_case(p);
+			p->nest--;
+			return n;
+		}
 		if (is_keyword(p->text + p->tok.pos, p->tok.len) &&
 		    !tok_is(p, "if"))
-			return unexpected(p);
+			return keyword_unexpected(p);
 		if (p->text[skip_space(p->text, p->pos)] == '(') {
 			if (enter(p) < 0)
 				return -1;
@@ -1396,6 +2557,62 @@ static int mk_isnull(struct parser *p, int a, int negate, size_t pos)
 	return n;
 }
 
+/* Whether the word after the current token is kw (any case). */
+static int next_is(const struct parser *p, const char *kw)
+{
+	size_t i = skip_space(p->text, p->pos), n = strlen(kw);
+
+	return strncasecmp(p->text + i, kw, n) == 0 &&
+	       !is_name_char((unsigned char)p->text[i + n]);
+}
+
+/* Parses [not] in (item, ...) after x, with "in" or "not" the current token. */
+static int parse_in(struct parser *p, int x)
+{
+	size_t opos = p->tok.pos;
+	int negate = tok_is(p, "not"), first = x, last = x, t, it, n;
+	uint32_t nitems = 0;
+
+	if ((negate && lex(p) < 0) || lex(p) < 0)
+		return -1;
+	if (p->tok.kind != TK_LP)
+		return expected(p, "'('");
+	if (enter(p) < 0 || lex(p) < 0)
+		return -1;
+	t = p->nodes[x].type;
+	for (;;) {
+		it = parse_expr(p);
+		if (it < 0)
+			return -1;
+		if (!comparable(t, p->nodes[it].type))
+			return perr(p, p->nodes[it].pos,
+				    "cannot compare %s with %s", type_name(t),
+				    type_name(p->nodes[it].type));
+		if (t == FEAT_NULL)
+			t = p->nodes[it].type;
+		append(p, &first, &last, it);
+		nitems++;
+		if (p->tok.kind != TK_COMMA)
+			break;
+		if (lex(p) < 0)
+			return -1;
+	}
+	if (p->tok.kind != TK_RP)
+		return expected(p, "',' or ')'");
+	p->nest--;
+	if (lex(p) < 0)
+		return -1;
+	n = new_node(p, N_IN, p->nodes[x].pos);
+	if (n < 0)
+		return -1;
+	p->nodes[n].type = FEAT_BOOL;
+	p->nodes[n].flags = negate ? IN_NEGATED : 0;
+	p->nodes[n].nargs = nitems;
+	if (link_list(p, n, first, opos) < 0)
+		return -1;
+	return n;
+}
+
 static int parse_cmp(struct parser *p)
 {
 	int a, b, op, n;
@@ -1434,10 +2651,13 @@ static int parse_cmp(struct parser *p)
 		if (lex(p) < 0)
 			return -1;
 		n = mk_isnull(p, a, negate, p->nodes[a].pos);
+	} else if (tok_is(p, "in") || (tok_is(p, "not") && next_is(p, "in"))) {
+		n = parse_in(p, a);
 	} else {
 		return a;
 	}
-	if (n >= 0 && (is_cmp_tok(p->tok.kind) || tok_is(p, "is"))) {
+	if (n >= 0 && (is_cmp_tok(p->tok.kind) || tok_is(p, "is") ||
+		       tok_is(p, "in"))) {
 		char buf[MAX_QUOTE + 8];
 
 		return perr(p, p->tok.pos,
@@ -1562,6 +2782,47 @@ static int canon_double(struct feat_buf *b, double d)
 	return feat_buf_add(b, buf, n);
 }
 
+static int canon(const struct parser *p, int n, struct feat_buf *b);
+
+/* Writes the list of nodes at first, separated by ", ". */
+static int canon_list(const struct parser *p, int first, struct feat_buf *b)
+{
+	int k;
+
+	for (k = first; k >= 0; k = p->nodes[k].next)
+		if ((k != first && feat_buf_adds(b, ", ") < 0) ||
+		    canon(p, k, b) < 0)
+			return -1;
+	return 0;
+}
+
+static int canon_case(const struct parser *p, const struct node *nd,
+		      struct feat_buf *b)
+{
+	int k = nd->a;
+	uint32_t i;
+
+	if (feat_buf_adds(b, "case") < 0)
+		return -1;
+	if (nd->flags & CASE_SUBJECT) {
+		if (feat_buf_addc(b, ' ') < 0 || canon(p, k, b) < 0)
+			return -1;
+		k = p->nodes[k].next;
+	}
+	for (i = 0; i < nd->nargs; i++) {
+		if (feat_buf_adds(b, " when ") < 0 || canon(p, k, b) < 0)
+			return -1;
+		k = p->nodes[k].next;
+		if (feat_buf_adds(b, " then ") < 0 || canon(p, k, b) < 0)
+			return -1;
+		k = p->nodes[k].next;
+	}
+	if (nd->flags & CASE_ELSE)
+		if (feat_buf_adds(b, " else ") < 0 || canon(p, k, b) < 0)
+			return -1;
+	return feat_buf_adds(b, " end");
+}
+
 static int canon(const struct parser *p, int n, struct feat_buf *b)
 {
 	const struct node *nd = &p->nodes[n];
@@ -1606,6 +2867,20 @@ static int canon(const struct parser *p, int n, struct feat_buf *b)
 		    feat_buf_adds(b, ", ") < 0 || canon(p, nd->c, b) < 0)
 			return -1;
 		return feat_buf_addc(b, ')');
+	case N_CALL:
+		if (feat_buf_adds(b, fns[nd->fn].name) < 0 ||
+		    feat_buf_addc(b, '(') < 0 || canon_list(p, nd->a, b) < 0)
+			return -1;
+		return feat_buf_addc(b, ')');
+	case N_IN:
+		if (feat_buf_addc(b, '(') < 0 || canon(p, nd->a, b) < 0 ||
+		    feat_buf_adds(b, nd->flags & IN_NEGATED ? " not in ("
+							     : " in (") < 0 ||
+		    canon_list(p, p->nodes[nd->a].next, b) < 0)
+			return -1;
+		return feat_buf_adds(b, "))");
+	case N_CASE:
+		return canon_case(p, nd, b);
 	}
 	return -1;
 }
@@ -1631,6 +2906,8 @@ struct gen {
 	size_t nconst, capconst;
 	uint32_t ntemp, maxtemp;
 	size_t label_pc;	/* the last jump target placed */
+	struct slot *slots;	/* handed to the expression at the end */
+	size_t nslots;
 	struct feat_error *err;
 };
 
@@ -1724,6 +3001,96 @@ static int push_op(struct gen *g, uint8_t op, uint8_t rt, uint8_t mask,
 }
 
 /*
+ * Gives the instruction about to be emitted a slot for the strings it makes,
+ * of size bytes to start with (0: allocated when first needed). Returns the
+ * slot's number, or -1 when out of memory.
+ */
+static int64_t new_slot(struct gen *g, size_t size)
+{
+	struct slot *ns = realloc(g->slots, (g->nslots + 1) * sizeof(*ns));
+
+	if (!ns)
+		return gen_nomem(g);
+	g->slots = ns;
+	ns[g->nslots].ptr = NULL;
+	ns[g->nslots].cap = 0;
+	if (size && !slot_room(&ns[g->nslots], size))
+		return gen_nomem(g);
+	return (int64_t)g->nslots++;
+}
+
+/*
+ * Emits the instructions ins[0..n) (one, or an n-ary one and its OP_ARGs),
+ * which have their operands, writing a new temporary; or, when all operands
+ * are constants, runs them now and yields a new constant. A string made at
+ * compile time stays in the instruction's slot, which nothing else writes.
+ */
+static int emit_ins(struct gen *g, struct ins *ins, size_t n, int folds,
+		    struct opnd *res)
+{
+	struct opnd r;
+	size_t i;
+
+	if (folds) {
+		struct feat_value v;
+		struct ins *prog;
+
+		memset(&v, 0, sizeof(v));
+		if (add_const(g, &v, &r) < 0)
+			return -1;
+		prog = malloc((n + 1) * sizeof(*prog));
+		if (!prog)
+			return gen_nomem(g);
+		/*
+		 * Constants are registers 0..nconst at run time too, so the
+		 * instructions run as they are over the constant array.
+		 */
+		memcpy(prog, ins, n * sizeof(*prog));
+		memset(&prog[n], 0, sizeof(prog[n]));
+		prog[0].dst = r.idx;
+		prog[n].op = OP_END;
+		run(prog, g->consts, NULL, g->slots);
+		free(prog);
+		r.type = g->consts[r.idx].type == FEAT_NULL ? T_NEVER : ins->rt;
+		*res = r;
+		return 0;
+	}
+	r.kind = K_TEMP;
+	r.type = ins->rt;
+	r.idx = new_temp(g);
+	ins[0].dst = r.idx;
+	for (i = 0; i < n; i++)
+		if (push(g, &ins[i]) < 0)
+			return -1;
+	*res = r;
+	return 0;
+}
+
+/* Makes the instruction op over operands a, b, c (any may be NULL). */
+static void make_ins(struct ins *in, uint8_t op, uint8_t rt, uint8_t mask,
+		     const struct opnd *a, const struct opnd *b,
+		     const struct opnd *c)
+{
+	memset(in, 0, sizeof(*in));
+	in->op = op;
+	in->rt = rt;
+	in->mask = mask;
+	if (a)
+		set_opnd(in, 0, a);
+	if (b)
+		set_opnd(in, 1, b);
+	if (c)
+		set_opnd(in, 2, c);
+}
+
+static int all_const(const struct opnd *a, const struct opnd *b,
+		     const struct opnd *c)
+{
+	return (!a || a->kind == K_CONST) && (!b || b->kind == K_CONST) &&
+	       (!c || c->kind == K_CONST);
+}
+
+/*
  * Emits op over operands a, b, c (any may be NULL) into a new temporary, or,
  * when all operands are constants, runs it now and yields a new constant.
  */
@@ -1731,45 +3098,51 @@ static int emit(struct gen *g, uint8_t op, uint8_t rt, uint8_t mask,
 		const struct opnd *a, const struct opnd *b,
 		const struct opnd *c, struct opnd *res)
 {
-	const struct opnd *ops[3] = { a, b, c };
-	struct opnd r;
-	int i, folds = 1;
+	struct ins in;
 
-	for (i = 0; i < 3; i++)
-		if (ops[i] && ops[i]->kind != K_CONST)
-			folds = 0;
-	if (folds) {
-		struct feat_value v;
-		struct ins prog[2];
+	make_ins(&in, op, rt, mask, a, b, c);
+	return emit_ins(g, &in, 1, all_const(a, b, c), res);
+}
 
-		memset(&v, 0, sizeof(v));
-		if (add_const(g, &v, &r) < 0)
-			return -1;
-		/*
-		 * Constants are registers 0..nconst at run time too, so the
-		 * instruction runs as it is over the constant array.
-		 */
-		memset(prog, 0, sizeof(prog));
-		prog[0].op = op;
-		prog[0].rt = rt;
-		prog[0].mask = mask;
-		for (i = 0; i < 3; i++)
-			if (ops[i])
-				set_opnd(&prog[0], i, ops[i]);
-		prog[0].dst = r.idx;
-		prog[1].op = OP_END;
-		run(prog, g->consts, NULL);
-		r.type = g->consts[r.idx].type == FEAT_NULL ? T_NEVER : rt;
-		*res = r;
-		return 0;
-	}
-	r.kind = K_TEMP;
-	r.type = rt;
-	r.idx = new_temp(g);
-	if (push_op(g, op, rt, mask, a, b, c, r.idx) < 0)
+/* Like emit() for an instruction that makes strings in a slot of size. */
+static int emit_slot(struct gen *g, uint8_t op, const struct opnd *a,
+		     size_t size, struct opnd *res)
+{
+	int64_t slot = new_slot(g, size);
+	struct ins in;
+
+	if (slot < 0)
 		return -1;
-	*res = r;
-	return 0;
+	make_ins(&in, op, FEAT_STRING, 0, a, NULL, NULL);
+	in.c = (uint32_t)slot;
+	return emit_ins(g, &in, 1, all_const(a, NULL, NULL), res);
+}
+
+/*
+ * Emits the n-ary instruction head over the n operands ops, which go into
+ * the OP_ARGs after it.
+ */
+static int emit_nary(struct gen *g, struct ins *head, const struct opnd *ops,
+		     size_t n, struct opnd *res)
+{
+	size_t nins = 1 + (n + 2) / 3, k;
+	struct ins *ins = calloc(nins, sizeof(*ins));
+	int folds = head->bank == 0, ret;	/* K_CONST is 0 */
+
+	if (!ins)
+		return gen_nomem(g);
+	ins[0] = *head;
+	ins[0].b = (uint32_t)n;
+	for (k = 0; k < n; k++) {
+		if (k % 3 == 0)
+			ins[1 + k / 3].op = OP_ARG;
+		set_opnd(&ins[1 + k / 3], (int)(k % 3), &ops[k]);
+		if (ops[k].kind != K_CONST)
+			folds = 0;
+	}
+	ret = emit_ins(g, ins, nins, folds, res);
+	free(ins);
+	return ret;
 }
 
 /* Emits a jump (to be patched) and returns its index in *at. */
@@ -1791,6 +3164,30 @@ static int emit_jump(struct gen *g, uint8_t op, const struct opnd *a,
 static void place_label(struct gen *g, size_t at)
 {
 	g->prog[at].c = (uint32_t)g->nprog;
+	g->label_pc = g->nprog;
+}
+
+/*
+ * Lists of jumps to one label still to be placed: each jump's c holds the
+ * index of the one before it, NO_JUMP ending the list.
+ */
+#define NO_JUMP UINT32_MAX
+
+static void add_to_list(struct gen *g, size_t at, uint32_t *list)
+{
+	g->prog[at].c = *list;
+	*list = (uint32_t)at;
+}
+
+/* Points every jump of list to the next instruction. */
+static void place_labels(struct gen *g, uint32_t list)
+{
+	while (list != NO_JUMP) {
+		uint32_t prev = g->prog[list].c;
+
+		g->prog[list].c = (uint32_t)g->nprog;
+		list = prev;
+	}
 	g->label_pc = g->nprog;
 }
 
@@ -1817,6 +3214,8 @@ static int to_type(struct gen *g, struct opnd *o, int type)
 static int move_to(struct gen *g, const struct opnd *o, uint32_t r,
 		   size_t since)
 {
+	if (o->kind == K_TEMP && o->idx == r)
+		return 0;
 	if (o->kind == K_TEMP && g->nprog > since && g->label_pc != g->nprog) {
 		struct ins *last = &g->prog[g->nprog - 1];
 
@@ -1928,31 +3327,42 @@ static int gen_logic(struct gen *g, const struct node *nd, struct opnd *res)
 	return 0;
 }
 
-static int gen_if(struct gen *g, const struct node *nd, struct opnd *res)
+/* Generates node n, or the null literal when n is -1. */
+static int gen_or_null(struct gen *g, int n, struct opnd *res)
 {
-	const struct node *then = &g->p->nodes[nd->b];
-	const struct node *els = &g->p->nodes[nd->c];
+	return n < 0 ? null_opnd(g, res) : gen(g, n, res);
+}
+
+static uint32_t cost_of(const struct gen *g, int n)
+{
+	return n < 0 ? 0 : g->p->nodes[n].cost;
+}
+
+/* if(cn, tn, en) of type t; en -1 stands for null. */
+static int gen_if(struct gen *g, int t, int cn, int tn, int en,
+		  struct opnd *res)
+{
 	uint32_t mark = g->ntemp, r;
 	struct opnd c, a, b;
 	size_t jnt, jmp, since;
 
-	if (nd->type == FEAT_NULL)
+	if (t == FEAT_NULL)
 		return null_opnd(g, res);
-	if (gen(g, nd->a, &c) < 0)
+	if (gen(g, cn, &c) < 0)
 		return -1;
 	if (c.kind == K_CONST) {
 		int yes = c.type != T_NEVER && g->consts[c.idx].u.i;
 
 		g->ntemp = mark;
-		return gen(g, yes ? nd->b : nd->c, res) < 0 ? -1 :
-		       to_type(g, res, nd->type);
+		return gen_or_null(g, yes ? tn : en, res) < 0 ? -1 :
+		       to_type(g, res, t);
 	}
-	if (then->cost + els->cost <= CHEAP_COST) {
-		if (gen(g, nd->b, &a) < 0 || to_type(g, &a, nd->type) < 0 ||
-		    gen(g, nd->c, &b) < 0 || to_type(g, &b, nd->type) < 0)
+	if (cost_of(g, tn) + cost_of(g, en) <= CHEAP_COST) {
+		if (gen(g, tn, &a) < 0 || to_type(g, &a, t) < 0 ||
+		    gen_or_null(g, en, &b) < 0 || to_type(g, &b, t) < 0)
 			return -1;
 		g->ntemp = mark;
-		return emit(g, OP_SEL, nd->type, 0, &a, &b, &c, res);
+		return emit(g, OP_SEL, (uint8_t)t, 0, &a, &b, &c, res);
 	}
 	/* The condition is read by the jump only, so r may reuse its slot. */
 	g->ntemp = mark;
@@ -1960,22 +3370,373 @@ static int gen_if(struct gen *g, const struct node *nd, struct opnd *res)
 	if (emit_jump(g, OP_JNT, &c, 0, &jnt) < 0)
 		return -1;
 	since = g->nprog;
-	if (gen(g, nd->b, &a) < 0 || to_type(g, &a, nd->type) < 0 ||
+	if (gen(g, tn, &a) < 0 || to_type(g, &a, t) < 0 ||
 	    move_to(g, &a, r, since) < 0 ||
 	    emit_jump(g, OP_JMP, NULL, 0, &jmp) < 0)
 		return -1;
 	place_label(g, jnt);
 	g->ntemp = mark + 1;
 	since = g->nprog;
-	if (gen(g, nd->c, &b) < 0 || to_type(g, &b, nd->type) < 0 ||
+	if (gen_or_null(g, en, &b) < 0 || to_type(g, &b, t) < 0 ||
 	    move_to(g, &b, r, since) < 0)
 		return -1;
 	place_label(g, jmp);
 	g->ntemp = mark + 1;
 	res->kind = K_TEMP;
-	res->type = nd->type;
+	res->type = (uint8_t)t;
 	res->idx = r;
 	return 0;
+}
+
+/*
+ * Emits the comparison a == b for "case x when b" and "in": no null
+ * special case, a null on either side gives null.
+ */
+static int gen_eq(struct gen *g, struct opnd *a, struct opnd *b, int at,
+		  int bt, struct opnd *res)
+{
+	int dbl = at == FEAT_DOUBLE || bt == FEAT_DOUBLE;
+	uint8_t op = dbl ? OP_CMP_D : at == FEAT_STRING || bt == FEAT_STRING ?
+		     OP_EQ_S : OP_CMP_I;
+
+	if (a->type == T_NEVER || b->type == T_NEVER)
+		return null_opnd(g, res);
+	if (dbl && (to_double(g, a) < 0 || to_double(g, b) < 0))
+		return -1;
+	return emit(g, op, FEAT_BOOL, CMP_EQ, a, b, NULL, res);
+}
+
+/*
+ * case [x] when c1 then v1 ... [else e] end: a chain of tests, each jumping
+ * to the next when it fails and to the end when it holds. Tests that are
+ * constant are decided here. A searched case of one "when" is an if().
+ */
+static int gen_case(struct gen *g, const struct node *nd, struct opnd *res)
+{
+	const struct node *nodes = g->p->nodes;
+	int t = nd->type, k = nd->a, fin = -1, st = FEAT_NULL, used = 0;
+	uint32_t mark = g->ntemp, r, ends = NO_JUMP, i;
+	struct opnd subj, c, w, v;
+	size_t jnt, jmp, since;
+
+	if (t == FEAT_NULL)
+		return null_opnd(g, res);
+	if (!(nd->flags & CASE_SUBJECT) && nd->nargs == 1)
+		return gen_if(g, t, k, nodes[k].next,
+			      nd->flags & CASE_ELSE ? nodes[nodes[k].next].next
+						    : -1, res);
+	if (nd->flags & CASE_SUBJECT) {
+		st = nodes[k].type;
+		if (gen(g, k, &subj) < 0)
+			return -1;
+		k = nodes[k].next;
+		/* Convert x once if any "when" is a double. */
+		if (st != FEAT_DOUBLE)
+			for (i = 0, fin = k; i < nd->nargs;
+			     i++, fin = nodes[nodes[fin].next].next)
+				if (nodes[fin].type == FEAT_DOUBLE) {
+					if (to_double(g, &subj) < 0)
+						return -1;
+					st = FEAT_DOUBLE;
+					break;
+				}
+		fin = -1;
+	}
+	r = new_temp(g);
+	for (i = 0; i < nd->nargs; i++, k = nodes[nodes[k].next].next) {
+		g->ntemp = r + 1;
+		if (nd->flags & CASE_SUBJECT) {
+			if (gen(g, k, &w) < 0 ||
+			    gen_eq(g, &subj, &w, st, nodes[k].type, &c) < 0)
+				return -1;
+		} else if (gen(g, k, &c) < 0) {
+			return -1;
+		}
+		if (c.kind == K_CONST) {
+			if (c.type != T_NEVER && g->consts[c.idx].u.i) {
+				fin = nodes[k].next;
+				goto tail;
+			}
+			continue;
+		}
+		if (emit_jump(g, OP_JNT, &c, 0, &jnt) < 0)
+			return -1;
+		g->ntemp = r + 1;
+		since = g->nprog;
+		if (gen(g, nodes[k].next, &v) < 0 || to_type(g, &v, t) < 0 ||
+		    move_to(g, &v, r, since) < 0 ||
+		    emit_jump(g, OP_JMP, NULL, 0, &jmp) < 0)
+			return -1;
+		add_to_list(g, jmp, &ends);
+		place_label(g, jnt);
+		used = 1;
+	}
+	if (nd->flags & CASE_ELSE)
+		fin = k;
+tail:
+	/* Nothing was emitted but constant tests: the case is fin alone. */
+	g->ntemp = used ? r + 1 : mark;
+	since = g->nprog;
+	if (gen_or_null(g, fin, &v) < 0 || to_type(g, &v, t) < 0)
+		return -1;
+	if (!used) {
+		*res = v;
+		return 0;
+	}
+	if (move_to(g, &v, r, since) < 0)
+		return -1;
+	place_labels(g, ends);
+	g->ntemp = r + 1;
+	res->kind = K_TEMP;
+	res->type = (uint8_t)t;
+	res->idx = r;
+	return 0;
+}
+
+/*
+ * coalesce(a, ...): the first argument that is not null. Cheap arguments
+ * make a chain of OP_COAL; others are skipped by a jump once one is found.
+ */
+static int gen_coalesce(struct gen *g, const struct node *nd,
+			struct opnd *res)
+{
+	const struct node *nodes = g->p->nodes;
+	int t = nd->type, k;
+	uint32_t mark = g->ntemp, r, cost = 0, ends = NO_JUMP;
+	struct opnd acc, b, rr;
+	size_t at, since;
+	int used = 0;
+
+	if (t == FEAT_NULL)
+		return null_opnd(g, res);
+	for (k = nodes[nd->a].next; k >= 0; k = nodes[k].next)
+		cost += nodes[k].cost;
+	if (cost <= CHEAP_COST) {
+		if (gen(g, nd->a, &acc) < 0 || to_type(g, &acc, t) < 0)
+			return -1;
+		for (k = nodes[nd->a].next; k >= 0; k = nodes[k].next) {
+			if (acc.kind == K_CONST && acc.type != T_NEVER)
+				break;	/* decided */
+			if (gen(g, k, &b) < 0 || to_type(g, &b, t) < 0)
+				return -1;
+			if (b.type == T_NEVER)
+				continue;
+			if (acc.type == T_NEVER) {
+				acc = b;
+				continue;
+			}
+			g->ntemp = mark;
+			if (emit(g, OP_COAL, (uint8_t)t, 0, &acc, &b, NULL,
+				 &acc) < 0)
+				return -1;
+		}
+		*res = acc;
+		return 0;
+	}
+	r = new_temp(g);
+	rr.kind = K_TEMP;
+	rr.type = (uint8_t)t;
+	rr.idx = r;
+	for (k = nd->a; k >= 0; k = nodes[k].next) {
+		g->ntemp = r + 1;
+		since = g->nprog;
+		if (gen(g, k, &b) < 0 || to_type(g, &b, t) < 0)
+			return -1;
+		if (b.type == T_NEVER)
+			continue;
+		if (move_to(g, &b, r, since) < 0)
+			return -1;
+		used = 1;
+		if (b.kind == K_CONST)
+			break;	/* never null: the rest cannot matter */
+		if (nodes[k].next >= 0) {
+			if (emit_jump(g, OP_JNN, &rr, 0, &at) < 0)
+				return -1;
+			add_to_list(g, at, &ends);
+		}
+	}
+	if (!used) {
+		g->ntemp = mark;
+		return null_opnd(g, res);
+	}
+	place_labels(g, ends);
+	g->ntemp = r + 1;
+	*res = rr;
+	return 0;
+}
+
+/* x [not] in (items): one n-ary instruction over x and the items. */
+static int gen_in(struct gen *g, const struct node *nd, struct opnd *res)
+{
+	const struct node *nodes = g->p->nodes;
+	uint32_t mark = g->ntemp, i;
+	int dbl = 0, str = 0, k, ret = -1;
+	struct opnd x, *ops;
+	struct ins head;
+	uint8_t op;
+
+	for (k = nd->a; k >= 0; k = nodes[k].next) {
+		dbl |= nodes[k].type == FEAT_DOUBLE;
+		str |= nodes[k].type == FEAT_STRING;
+	}
+	if (gen(g, nd->a, &x) < 0 || (dbl && to_double(g, &x) < 0))
+		return -1;
+	if (x.type == T_NEVER) {
+		g->ntemp = mark;
+		return null_opnd(g, res);
+	}
+	ops = calloc(nd->nargs, sizeof(*ops));
+	if (!ops)
+		return gen_nomem(g);
+	for (i = 0, k = nodes[nd->a].next; k >= 0; i++, k = nodes[k].next)
+		if (gen(g, k, &ops[i]) < 0 ||
+		    (dbl && to_double(g, &ops[i]) < 0))
+			goto out;
+	op = dbl ? OP_IN_D : str ? OP_IN_S : OP_IN_I;
+	g->ntemp = mark;
+	make_ins(&head, op, FEAT_BOOL,
+		 nd->flags & IN_NEGATED ? IN_NOT : 0, &x, NULL, NULL);
+	ret = emit_nary(g, &head, ops, nd->nargs, res);
+out:
+	free(ops);
+	return ret;
+}
+
+/* concat(a, ...): one n-ary instruction; null if an argument is. */
+static int gen_concat(struct gen *g, const struct node *nd,
+		      struct opnd *res)
+{
+	const struct node *nodes = g->p->nodes;
+	uint32_t mark = g->ntemp, i;
+	struct opnd *ops;
+	struct ins head;
+	int64_t slot;
+	int k, ret = -1;
+
+	ops = calloc(nd->nargs, sizeof(*ops));
+	if (!ops)
+		return gen_nomem(g);
+	for (i = 0, k = nd->a; k >= 0; i++, k = nodes[k].next) {
+		if (gen(g, k, &ops[i]) < 0)
+			goto out;
+		if (ops[i].type == T_NEVER) {
+			g->ntemp = mark;
+			ret = null_opnd(g, res);
+			goto out;
+		}
+	}
+	g->ntemp = mark;
+	slot = new_slot(g, 0);
+	if (slot < 0)
+		goto out;
+	make_ins(&head, OP_CONCAT, FEAT_STRING, 0, NULL, NULL, NULL);
+	head.c = (uint32_t)slot;
+	ret = emit_nary(g, &head, ops, nd->nargs, res);
+out:
+	free(ops);
+	return ret;
+}
+
+/* The opcode of a function of one or two arguments, by argument type. */
+static uint8_t fn_op(int fn, int at)
+{
+	switch (fn) {
+	case F_INT:
+		return at == FEAT_DOUBLE ? OP_D2I : at == FEAT_STRING ? OP_S2I
+								   : OP_RETYPE;
+	case F_DOUBLE:
+		return at == FEAT_STRING ? OP_S2D : OP_I2D;
+	case F_STRING:
+		return at == FEAT_INT ? OP_I2S : at == FEAT_DOUBLE ? OP_D2S :
+		       at == FEAT_BOOL ? OP_B2S : at == FEAT_JSON ? OP_RETYPE :
+		       OP_T2S;
+	case F_TIMESTAMP:
+		return at == FEAT_DOUBLE ? OP_D2I : at == FEAT_STRING ? OP_S2T
+								   : OP_RETYPE;
+	case F_BOOL:
+		return at == FEAT_STRING ? OP_S2B : OP_I2B;
+	case F_LOWER: return OP_LOWER;
+	case F_UPPER: return OP_UPPER;
+	case F_LENGTH: return OP_LENGTH;
+	case F_CONTAINS: return OP_CONTAINS;
+	case F_STARTS_WITH: return OP_STARTS;
+	case F_ENDS_WITH: return OP_ENDS;
+	case F_ABS: return at == FEAT_INT ? OP_ABS_I : OP_ABS_D;
+	case F_LN: return OP_LN;
+	case F_EXP: return OP_EXP;
+	case F_SQRT: return OP_SQRT;
+	case F_POW: return OP_POW;
+	case F_FLOOR: return OP_FLOOR;
+	case F_CEIL: return OP_CEIL;
+	case F_ROUND: return at == FEAT_INT ? OP_ROUNDN_I : OP_ROUNDN_D;
+	case F_HOUR: return OP_HOUR;
+	case F_DAY_OF_WEEK: return OP_DOW;
+	case F_DATE: return OP_DATE;
+	}
+	return OP_END;
+}
+
+/* A call of any function but if(). */
+static int gen_call(struct gen *g, const struct node *nd, struct opnd *res)
+{
+	const struct node *nodes = g->p->nodes;
+	int fn = nd->fn, at = nodes[nd->a].type, k, i;
+	uint32_t mark = g->ntemp;
+	struct opnd ops[3];
+	uint8_t op;
+
+	switch (fn) {
+	case F_COALESCE:
+		return gen_coalesce(g, nd, res);
+	case F_CONCAT:
+		return gen_concat(g, nd, res);
+	}
+	if (nd->type == FEAT_NULL)
+		return null_opnd(g, res);
+	for (i = 0, k = nd->a; k >= 0 && i < 3; i++, k = nodes[k].next) {
+		if (gen(g, k, &ops[i]) < 0)
+			return -1;
+		if ((fn == F_LN || fn == F_EXP || fn == F_SQRT || fn == F_POW) &&
+		    to_double(g, &ops[i]) < 0)
+			return -1;
+	}
+	g->ntemp = mark;
+	for (k = 0; k < i; k++)
+		if (ops[k].type == T_NEVER)
+			return null_opnd(g, res);
+	/* Casts to the type the value has already, and rounding an int. */
+	if ((fn == F_INT && at == FEAT_INT) ||
+	    (fn == F_DOUBLE && at == FEAT_DOUBLE) ||
+	    (fn == F_STRING && at == FEAT_STRING) ||
+	    (fn == F_TIMESTAMP && at == FEAT_TIMESTAMP) ||
+	    (fn == F_BOOL && at == FEAT_BOOL) ||
+	    ((fn == F_FLOOR || fn == F_CEIL || fn == F_ROUND) && i == 1 &&
+	     at == FEAT_INT)) {
+		*res = ops[0];
+		return 0;
+	}
+	if (fn == F_SUBSTR) {
+		if (i == 2) {	/* to the end */
+			struct feat_value v;
+
+			memset(&v, 0, sizeof(v));
+			v.type = FEAT_INT;
+			v.u.i = INT64_MAX;
+			if (add_const(g, &v, &ops[2]) < 0)
+				return -1;
+		}
+		return emit(g, OP_SUBSTR, FEAT_STRING, 0, &ops[0], &ops[1],
+			    &ops[2], res);
+	}
+	op = fn == F_ROUND && i == 1 ? OP_ROUND : fn_op(fn, at);
+	switch (op) {
+	case OP_I2S: case OP_D2S: case OP_T2S: case OP_DATE:
+		return emit_slot(g, op, &ops[0], 40, res);
+	case OP_LOWER: case OP_UPPER:
+		return emit_slot(g, op, &ops[0], 0, res);
+	}
+	return emit(g, op, (uint8_t)nd->type, 0, &ops[0], i > 1 ? &ops[1] : NULL,
+		    NULL, res);
 }
 
 static int gen(struct gen *g, int n, struct opnd *res)
@@ -2040,7 +3801,13 @@ static int gen(struct gen *g, int n, struct opnd *res)
 			return gen_cmp(g, nd, res);
 		return gen_arith(g, nd, res);
 	case N_IF:
-		return gen_if(g, nd, res);
+		return gen_if(g, nd->type, nd->a, nd->b, nd->c, res);
+	case N_CALL:
+		return gen_call(g, nd, res);
+	case N_CASE:
+		return gen_case(g, nd, res);
+	case N_IN:
+		return gen_in(g, nd, res);
 	}
 	return -1;
 }
@@ -2078,6 +3845,15 @@ static void relocate(struct gen *g)
 	}
 }
 
+static void free_slots(struct slot *slots, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(slots[i].ptr);
+	free(slots);
+}
+
 static int finish(struct gen *g, struct feat_expr *e, const struct opnd *res)
 {
 	struct ins end;
@@ -2097,6 +3873,10 @@ static int finish(struct gen *g, struct feat_expr *e, const struct opnd *res)
 		e->regs[i].type = FEAT_NULL;
 	e->prog = g->prog;
 	g->prog = NULL;
+	e->slots = g->slots;
+	e->nslots = g->nslots;
+	g->slots = NULL;
+	g->nslots = 0;
 	e->res_row = res->kind == K_ROW;
 	e->res_type = res->type;
 	e->res_idx = reloc(res->kind, res->idx, g->nconst);
@@ -2169,6 +3949,7 @@ out:
 	free(p.nodes);
 	free(g.prog);
 	free(g.consts);
+	free_slots(g.slots, g.nslots);
 	return ret;
 }
 
@@ -2182,7 +3963,7 @@ void feat_expr_eval(struct feat_expr *e, const struct feat_value *row,
 {
 	const struct feat_value *r;
 
-	run(e->prog, e->regs, row);
+	run(e->prog, e->regs, row, e->slots);
 	r = (e->res_row ? row : e->regs) + e->res_idx;
 	if (r->type == e->res_type) {
 		*out = *r;
@@ -2203,6 +3984,7 @@ void feat_expr_free(struct feat_expr *e)
 		return;
 	free(e->prog);
 	free(e->regs);
+	free_slots(e->slots, e->nslots);
 	free(e->pool);
 	free(e->canon);
 	free(e);

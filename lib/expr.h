@@ -3,11 +3,12 @@
  *
  * An expression is parsed and type-checked once against a schema (column
  * names and types) and compiled to a compact program that feat_expr_eval()
- * runs per row without allocating. Null follows SQL: arithmetic and
- * comparisons with a null operand give null, "and"/"or" use three-valued
- * logic, "if" takes the else branch when the condition is null. A comparison
- * with the literal null ("x == null", "x != null") means "x is null" /
- * "x is not null", since that is what people who write it mean.
+ * runs per row without allocating. Null follows SQL: arithmetic,
+ * comparisons and functions with a null operand give null, "and"/"or" use
+ * three-valued logic, "if" and "case" take the else branch when a condition
+ * is null. A comparison with the literal null ("x == null", "x != null")
+ * means "x is null" / "x is not null", since that is what people who write
+ * it mean.
  *
  * Grammar (lowest precedence first):
  *   expr    = or
@@ -16,15 +17,20 @@
  *   not     = "not" not | cmp
  *   cmp     = add [ ("=="|"="|"!="|"<>"|"<"|"<="|">"|">=") add ]
  *             | add "is" ["not"] "null"
+ *             | add ["not"] "in" "(" expr {"," expr} ")"
  *   add     = mul { ("+"|"-") mul }
  *   mul     = unary { ("*"|"/"|"%") unary }
  *   unary   = "-" unary | primary
  *   primary = number | 'string' | "string" | true | false | null
  *             | name | name "(" [expr {"," expr}] ")" | "(" expr ")"
- * Functions: if(cond, then, else).
- * Keywords (and or not is null true false if) are case-insensitive; column
- * names ([A-Za-z_][A-Za-z0-9_.]*) are case-sensitive and may be quoted with
- * backticks (`my col`, a backtick doubled inside). Strings take \\ \' \"
+ *             | "case" [expr] "when" expr "then" expr
+ *               {"when" expr "then" expr} ["else" expr] "end"
+ * Keywords (and or not is in null true false if case when then else end)
+ * and function names are case-insensitive; column names
+ * ([A-Za-z_][A-Za-z0-9_.]*) are case-sensitive and may be quoted with
+ * backticks (`my col`, a backtick doubled inside), which a column named
+ * like a keyword needs (`end`). A function name is only a function before
+ * "(", so columns may be called date or length. Strings take \\ \' \"
  * \n \t escapes. Integer literals must fit in int64; a number with '.' or
  * an exponent is a double.
  *
@@ -35,14 +41,90 @@
  *     SQL: 7 / 2 = 3, -7 / 2 = -3, -7 % 3 = -1. Division or remainder by
  *     zero gives null. Int overflow wraps around (two's complement).
  *     % on doubles is fmod().
- *   - A double result that is not finite (1e308 * 10, 1.0 / 0) is null.
+ *   - A double result that is not finite (1e308 * 10, 1.0 / 0, ln(0),
+ *     sqrt(-1)) is null.
  *   - timestamp - timestamp is int (ms); timestamp +/- int and
  *     int + timestamp are timestamps; nothing else does arithmetic on them.
  *   - Comparisons: ints, doubles and timestamps compare with each other by
  *     value, strings byte-wise (a prefix sorts first), bools false < true.
  *     Anything else, such as a string with a number, is a type error.
- *   - and/or/not need bools; if() needs a bool condition and branches of
+ *   - and/or/not need bools; if() and case need bool conditions. The
+ *     branches of if() and case and the arguments of coalesce() must have
  *     one type (int and double give double). The literal null fits anywhere.
+ *   - Lists and maps (json, list<double>, list<string>) can be passed on,
+ *     tested with "is null", chosen by if/case/coalesce, and a json value
+ *     turned into its text with string(); nothing else takes them yet.
+ *
+ * Conditionals:
+ *   if(c, a, b)          a when c is true, else b (also when c is null).
+ *   case when c1 then v1 [when c2 then v2 ...] [else e] end
+ *                        the value of the first true condition, else e;
+ *                        null when there is no else.
+ *   case x when w1 then v1 ... end
+ *                        the same with conditions x == w1 ...: a null x or
+ *                        w matches nothing (so "when null" never matches).
+ *   coalesce(a, ...)     the first argument that is not null, else null.
+ *   x in (a, ...)        SQL's x == a or ...: true on a match; else null
+ *                        when x or an item is null; else false. Items
+ *                        may be expressions. "x not in (...)" is
+ *                        "not (x in (...))": null stays null.
+ *
+ * Casts (every type to string; the others as listed, else a type error):
+ *   int(x)       string: a whole decimal number with an optional sign and
+ *                nothing else (int('12') = 12; int('2.5'), int(' 1') and
+ *                int('x') are null; int(double(s)) truncates such text);
+ *                double: truncated toward zero (int(-2.7) = -2), null out
+ *                of int64 range; bool: 1 or 0; timestamp: its ms.
+ *   double(x)    string: decimal or scientific text (null if not a number
+ *                or not finite); int, timestamp (ms), bool (1 or 0).
+ *   string(x)    int: decimal; double: the shortest text that reads back
+ *                as the same double, as output writes it ('2.5', '1e+21');
+ *                bool: 'true'/'false'; timestamp: ISO-8601 UTC with
+ *                milliseconds ('2026-11-01T00:00:00.000Z'); json: its text.
+ *   timestamp(x) string: ISO-8601 with an offset or a bare date, as input
+ *                columns read it (timestamp('2026-11-01T02:00:00+02:00'));
+ *                null if it is not one; int: milliseconds since the epoch;
+ *                double: ms truncated toward zero.
+ *   bool(x)      string: true/false/1/0 in any case, else null; int: x != 0.
+ *
+ * Strings (a character is a UTF-8 character; text that is not UTF-8 is
+ * not refused: a character starts at the first byte and at every byte that
+ * is not a continuation byte 10xxxxxx):
+ *   lower(s), upper(s)   ASCII letters only; other bytes stay as they are.
+ *   length(s)            int, in characters.
+ *   substr(s, start[, len])
+ *                        the characters at 1-based positions start to
+ *                        start + len - 1 that exist, as in SQL:
+ *                        substr('hello', 2, 3) = 'ell', substr('hello', 0,
+ *                        2) = 'h', past the end ''; without len, to the
+ *                        end; a negative len gives null.
+ *   concat(s, ...)       the strings joined; null if any is null (SQL's ||;
+ *                        wrap an argument in coalesce(x, '') to skip nulls).
+ *   contains(s, t), starts_with(s, t), ends_with(s, t)
+ *                        bool, byte-wise; an empty t is always found.
+ *   Functions take the types they say: lower(1) is an error, whose message
+ *   names the cast that fixes it.
+ *
+ * Math (ints are converted to double where a double is taken):
+ *   abs(x)               int stays int (abs of the smallest int wraps to
+ *                        itself), double stays double.
+ *   ln(x), exp(x), sqrt(x), pow(x, y)
+ *                        double; null when not finite: ln(0), ln(-1),
+ *                        sqrt(-1), pow(0, -1), pow(-8, 1.0 / 3), exp(1000).
+ *   floor(x), ceil(x)    int stays int; double gives double. These and
+ *                        round() never give -0 (ceil(-0.5) is 0).
+ *   round(x[, digits])   half away from zero (round(2.5) = 3, round(-2.5) =
+ *                        -3); with digits, to that many decimals (before
+ *                        the point when negative: round(1250, -2) = 1300).
+ *                        A double is rounded as its shortest text reads,
+ *                        so round(2.675, 2) = 2.68. The type is x's; an int
+ *                        result out of range is null.
+ *
+ * Time (UTC; timestamps are ms since the epoch):
+ *   hour(ts)             int 0-23.
+ *   day_of_week(ts)      int, ISO: 1 = Monday ... 7 = Sunday.
+ *   date(ts)             string 'YYYY-MM-DD' (a date is no timestamp: the
+ *                        day's midnight is timestamp(date(ts))).
  */
 #ifndef FEAT_EXPR_H
 #define FEAT_EXPR_H
@@ -83,8 +165,11 @@ enum feat_type feat_expr_type(const struct feat_expr *e);
  * row[i] should be null or of cols[i].type; a value of another type reads
  * as null. A string result points into row's strings, the expression's
  * literals or scratch space owned by e that stays valid until the next
- * evaluation. Never fails: errors such as division by zero give null. Not
- * reentrant for one e (it runs in e's registers): give each thread its own.
+ * evaluation of e. The scratch space grows to the longest strings seen, so
+ * after the first rows evaluation does not allocate. Never fails: errors
+ * such as division by zero give null, and so does running out of memory
+ * for a string. Not reentrant for one e (it runs in e's registers and
+ * scratch space): give each thread its own.
  */
 void feat_expr_eval(struct feat_expr *e, const struct feat_value *row,
 		    struct feat_value *out);

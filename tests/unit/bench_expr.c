@@ -4,7 +4,8 @@
  *
  *   gcc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -iquote lib \
  *       tests/unit/bench_expr.c lib/expr.c lib/buf.c lib/error.c \
- *       lib/value.c -o /tmp/bench_expr -lm && /tmp/bench_expr
+ *       lib/suggest.c lib/time.c lib/value.c -o /tmp/bench_expr -lm && \
+ *       /tmp/bench_expr
  *
  * (-iquote, not -I: with -Ilib, <time.h> would find lib/time.h.)
  *
@@ -47,6 +48,21 @@ static const char *const exprs[] = {
 	"if(a > 5, a * 2 + 1, b * 3 - 1)",
 	"a > 1 and (a + b > 3 and d * 2 > 1 or user == 'u7')",
 	"ts - 3600000 > 1700000000000",
+	"lower(activity) == 'item_view'",
+	"coalesce(a, 0) + 1",
+	"case when a > 10 then 'high' when a > 5 then 'mid' else 'low' end",
+	"case activity when 'item_view' then 1 when 'click' then 2 else 0 end",
+	"activity in ('click', 'purchase', 'item_view_long')",
+	"a not in (1, 2, 3, 5, 8, 13)",
+	"starts_with(activity, 'item')",
+	"substr(user, 2)",
+	"concat(user, ':', activity)",
+	"string(a)",
+	"int(substr(user, 2)) % 7",
+	"round(d * 1.5, 1)",
+	"sqrt(d) + ln(a + 1)",
+	"hour(ts)",
+	"date(ts)",
 };
 
 static const char *const activities[] = {

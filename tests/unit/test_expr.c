@@ -22,7 +22,8 @@
 enum {
 	C_I, C_J, C_N, C_D, C_DN, C_S, C_T, C_SN, C_B, C_F, C_BN, C_TS,
 	C_TS2, C_TSN, C_USER, C_ACTIVITY, C_MYCOL, C_USERID, C_BIG, C_ZERO,
-	C_E, C_AND, NCOLS
+	C_E, C_AND, C_MIXED, C_UTF, C_NUM, C_DSTR, C_TSSTR, C_NEG, C_T3,
+	C_TSNEG, C_JS, C_VEC, C_TAGS, C_END, NCOLS
 };
 
 static const struct feat_expr_col cols[NCOLS] = {
@@ -48,6 +49,18 @@ static const struct feat_expr_col cols[NCOLS] = {
 	[C_ZERO] = { "zero", FEAT_INT },
 	[C_E] = { "e", FEAT_STRING },
 	[C_AND] = { "and", FEAT_INT },
+	[C_MIXED] = { "mixed", FEAT_STRING },
+	[C_UTF] = { "utf", FEAT_STRING },
+	[C_NUM] = { "num", FEAT_STRING },
+	[C_DSTR] = { "dstr", FEAT_STRING },
+	[C_TSSTR] = { "tsstr", FEAT_STRING },
+	[C_NEG] = { "neg", FEAT_DOUBLE },
+	[C_T3] = { "t3", FEAT_TIMESTAMP },
+	[C_TSNEG] = { "tsneg", FEAT_TIMESTAMP },
+	[C_JS] = { "js", FEAT_JSON },
+	[C_VEC] = { "vec", FEAT_VECTOR },
+	[C_TAGS] = { "tags", FEAT_STRLIST },
+	[C_END] = { "end", FEAT_INT },
 };
 
 static struct feat_value row[NCOLS];
@@ -86,6 +99,18 @@ static void fill_row(void)
 	set_int(C_ZERO, FEAT_INT, 0);
 	set_str(C_E, "");
 	set_int(C_AND, FEAT_INT, 2);
+	set_str(C_MIXED, "Item_View");
+	set_str(C_UTF, "h\xc3\xa9llo w\xc3\xb6rld");	/* 11 characters */
+	set_str(C_NUM, "12");
+	set_str(C_DSTR, "2.5");
+	set_str(C_TSSTR, "2026-11-01T13:45:30.123Z");
+	row[C_NEG].type = FEAT_DOUBLE;
+	row[C_NEG].u.d = -2.5;
+	set_int(C_T3, FEAT_TIMESTAMP, INT64_C(1793540730123));	/* a Sunday */
+	set_int(C_TSNEG, FEAT_TIMESTAMP, -1);
+	set_str(C_JS, "[1,2]");
+	row[C_JS].type = FEAT_JSON;
+	set_int(C_END, FEAT_INT, 4);
 }
 
 /* Asserts that v has type t and the value written as exp ("null": null). */
@@ -114,6 +139,7 @@ static void check_value(const char *text, const struct feat_value *v,
 			      "%s: want %s, got %" PRId64, text, exp, v->u.i);
 		break;
 	case FEAT_STRING:
+	case FEAT_JSON:
 		ck_assert_msg(v->u.s.len == strlen(exp) &&
 			      memcmp(v->u.s.ptr, exp, v->u.s.len) == 0,
 			      "%s: want '%s', got '%.*s'", text, exp,
@@ -123,7 +149,7 @@ static void check_value(const char *text, const struct feat_value *v,
 		ck_abort_msg("%s: a non-null value of type null", text);
 		break;
 	default:
-		ck_abort_msg("%s: a value of type %s", text, feat_type_name(t));
+		ck_abort_msg("%s: no list values in these tests", text);
 	}
 }
 
@@ -354,7 +380,350 @@ static const struct {
 	{ "False", FEAT_BOOL, "false" },
 	{ "(i)", FEAT_INT, "7" },
 	{ "((((i))))", FEAT_INT, "7" },
-	{ "  i\t+\n1  ", FEAT_INT, "8" },
+	{ "  i\t+\n1  ", FEAT_INT, "8" },	/* int() */
+	{ "int('12')", FEAT_INT, "12" },
+	{ "int(num)", FEAT_INT, "12" },
+	{ "int('-7')", FEAT_INT, "-7" },
+	{ "int('+7')", FEAT_INT, "7" },
+	{ "int('x')", FEAT_INT, "null" },
+	{ "int('2.5')", FEAT_INT, "null" },
+	{ "int(' 12')", FEAT_INT, "null" },
+	{ "int('')", FEAT_INT, "null" },
+	{ "int('9223372036854775808')", FEAT_INT, "null" },
+	{ "int(2.7)", FEAT_INT, "2" },
+	{ "int(-2.7)", FEAT_INT, "-2" },
+	{ "int(d)", FEAT_INT, "2" },
+	{ "int(neg)", FEAT_INT, "-2" },
+	{ "int(1e19)", FEAT_INT, "null" },
+	{ "int(-9.3e18)", FEAT_INT, "null" },
+	{ "int(-9223372036854775808.0)", FEAT_INT, "-9223372036854775808" },
+	{ "int(true)", FEAT_INT, "1" },
+	{ "int(f)", FEAT_INT, "0" },
+	{ "int(ts)", FEAT_INT, "1000" },
+	{ "int(i)", FEAT_INT, "7" },
+	{ "int(n)", FEAT_INT, "null" },
+	{ "int(sn)", FEAT_INT, "null" },
+	{ "int(dn)", FEAT_INT, "null" },
+	{ "int(null)", FEAT_INT, "null" },
+	{ "int(double(dstr) * 2)", FEAT_INT, "5" },
+	/* double() */
+	{ "double('2.5')", FEAT_DOUBLE, "2.5" },
+	{ "double(dstr)", FEAT_DOUBLE, "2.5" },
+	{ "double(num)", FEAT_DOUBLE, "12" },
+	{ "double('-1e-3')", FEAT_DOUBLE, "-0.001" },
+	{ "double('abc')", FEAT_DOUBLE, "null" },
+	{ "double('nan')", FEAT_DOUBLE, "null" },
+	{ "double('inf')", FEAT_DOUBLE, "null" },
+	{ "double('1e999')", FEAT_DOUBLE, "null" },
+	{ "double(i)", FEAT_DOUBLE, "7" },
+	{ "double(i) / 2", FEAT_DOUBLE, "3.5" },
+	{ "double(true)", FEAT_DOUBLE, "1" },
+	{ "double(ts)", FEAT_DOUBLE, "1000" },
+	{ "double(d)", FEAT_DOUBLE, "2.5" },
+	{ "double(sn)", FEAT_DOUBLE, "null" },
+	{ "double(null)", FEAT_DOUBLE, "null" },
+	/* string() */
+	{ "string(2.5)", FEAT_STRING, "2.5" },
+	{ "string(d)", FEAT_STRING, "2.5" },
+	{ "string(0.1 + 0.2)", FEAT_STRING, "0.30000000000000004" },
+	{ "string(3.0)", FEAT_STRING, "3" },
+	{ "string(1e21)", FEAT_STRING, "1e+21" },
+	{ "string(i)", FEAT_STRING, "7" },
+	{ "string(j * 1000)", FEAT_STRING, "-3000" },
+	{ "string(-9223372036854775808)", FEAT_STRING, "-9223372036854775808" },
+	{ "string(true)", FEAT_STRING, "true" },
+	{ "string(f)", FEAT_STRING, "false" },
+	{ "string(ts)", FEAT_STRING, "1970-01-01T00:00:01.000Z" },
+	{ "string(t3)", FEAT_STRING, "2026-11-01T13:45:30.123Z" },
+	{ "string(tsneg)", FEAT_STRING, "1969-12-31T23:59:59.999Z" },
+	{ "string(s)", FEAT_STRING, "item_view" },
+	{ "string(js)", FEAT_STRING, "[1,2]" },
+	{ "string(sn)", FEAT_STRING, "null" },
+	{ "string(n)", FEAT_STRING, "null" },
+	{ "string(null)", FEAT_STRING, "null" },
+	{ "string(i) == '7'", FEAT_BOOL, "true" },
+	/* timestamp() */
+	{ "timestamp('2026-11-01T00:00:00Z')", TS, "1793491200000" },
+	{ "timestamp('2026-11-01T02:00:00+02:00')", TS, "1793491200000" },
+	{ "timestamp('2026-11-01')", TS, "1793491200000" },
+	{ "timestamp(tsstr)", TS, "1793540730123" },
+	{ "timestamp('2026-11-01T00:00:00')", TS, "null" },
+	{ "timestamp('yesterday')", TS, "null" },
+	{ "timestamp(1000)", TS, "1000" },
+	{ "timestamp(i)", TS, "7" },
+	{ "timestamp(2.9)", TS, "2" },
+	{ "timestamp(ts)", TS, "1000" },
+	{ "timestamp(null)", TS, "null" },
+	{ "timestamp(sn)", TS, "null" },
+	{ "timestamp(tsstr) - timestamp('2026-11-01')", FEAT_INT, "49530123" },
+	/* bool() */
+	{ "bool('true')", FEAT_BOOL, "true" },
+	{ "bool('FALSE')", FEAT_BOOL, "false" },
+	{ "bool('1')", FEAT_BOOL, "true" },
+	{ "bool('yes')", FEAT_BOOL, "null" },
+	{ "bool(0)", FEAT_BOOL, "false" },
+	{ "bool(i)", FEAT_BOOL, "true" },
+	{ "bool(b)", FEAT_BOOL, "true" },
+	{ "bool(n)", FEAT_BOOL, "null" },
+	/* lower(), upper() */
+	{ "lower('ABC')", FEAT_STRING, "abc" },
+	{ "lower(mixed)", FEAT_STRING, "item_view" },
+	{ "lower(mixed) == 'item_view'", FEAT_BOOL, "true" },
+	{ "upper(s)", FEAT_STRING, "ITEM_VIEW" },
+	{ "upper(utf)", FEAT_STRING, "H\xc3\xa9LLO W\xc3\xb6RLD" },
+	{ "lower('\xc3\x80" "B')", FEAT_STRING, "\xc3\x80" "b" },
+	{ "lower(e)", FEAT_STRING, "" },
+	{ "lower(sn)", FEAT_STRING, "null" },
+	{ "upper(null)", FEAT_STRING, "null" },
+	{ "lower(sn) is null", FEAT_BOOL, "true" },
+	{ "upper(lower(mixed))", FEAT_STRING, "ITEM_VIEW" },
+	/* substr() */
+	{ "substr('hello', 2)", FEAT_STRING, "ello" },
+	{ "substr('hello', 2, 3)", FEAT_STRING, "ell" },
+	{ "substr('hello', 1, 5)", FEAT_STRING, "hello" },
+	{ "substr('hello', 0, 2)", FEAT_STRING, "h" },
+	{ "substr('hello', -1, 3)", FEAT_STRING, "h" },
+	{ "substr('hello', 10)", FEAT_STRING, "" },
+	{ "substr('hello', 1, 0)", FEAT_STRING, "" },
+	{ "substr('hello', 1, -1)", FEAT_STRING, "null" },
+	{ "substr('hello', 2, 9223372036854775807)", FEAT_STRING, "ello" },
+	{ "substr('hello', -9223372036854775808, 9223372036854775807)",
+	  FEAT_STRING, "" },
+	{ "substr(s, 3, 4)", FEAT_STRING, "em_v" },
+	{ "substr(utf, 2, 4)", FEAT_STRING, "\xc3\xa9llo" },
+	{ "substr(utf, 8)", FEAT_STRING, "\xc3\xb6rld" },
+	{ "substr(utf, 8, 1)", FEAT_STRING, "\xc3\xb6" },
+	{ "substr(sn, 1)", FEAT_STRING, "null" },
+	{ "substr(s, n)", FEAT_STRING, "null" },
+	{ "substr(s, 1, n)", FEAT_STRING, "null" },
+	{ "substr(s, i - 2, i - 5)", FEAT_STRING, "_v" },
+	/* concat() */
+	{ "concat('a', 'b')", FEAT_STRING, "ab" },
+	{ "concat(s, '-', t)", FEAT_STRING, "item_view-abc" },
+	{ "concat(user, ':', activity, ':', t)", FEAT_STRING,
+	  "u1:item_view:abc" },
+	{ "concat('x')", FEAT_STRING, "x" },
+	{ "concat(e, e)", FEAT_STRING, "" },
+	{ "concat(s, sn)", FEAT_STRING, "null" },
+	{ "concat(s, null)", FEAT_STRING, "null" },
+	{ "concat(upper(t), lower('X'), '!')", FEAT_STRING, "ABCx!" },
+	{ "concat(string(i), '/', string(d))", FEAT_STRING, "7/2.5" },
+	{ "concat(lower(mixed), upper(mixed))", FEAT_STRING,
+	  "item_viewITEM_VIEW" },
+	/* length(), contains(), starts_with(), ends_with() */
+	{ "length('hello')", FEAT_INT, "5" },
+	{ "length(utf)", FEAT_INT, "11" },
+	{ "length('\xc3\xa9')", FEAT_INT, "1" },
+	{ "length(e)", FEAT_INT, "0" },
+	{ "length(sn)", FEAT_INT, "null" },
+	{ "length(concat(s, t))", FEAT_INT, "12" },
+	{ "contains(s, 'view')", FEAT_BOOL, "true" },
+	{ "contains(s, 'x')", FEAT_BOOL, "false" },
+	{ "contains(s, '')", FEAT_BOOL, "true" },
+	{ "contains(e, '')", FEAT_BOOL, "true" },
+	{ "contains(e, 'a')", FEAT_BOOL, "false" },
+	{ "contains('aab', 'ab')", FEAT_BOOL, "true" },
+	{ "contains(t, 'abcd')", FEAT_BOOL, "false" },
+	{ "contains(sn, 'a')", FEAT_BOOL, "null" },
+	{ "contains(s, sn)", FEAT_BOOL, "null" },
+	{ "starts_with(s, 'item')", FEAT_BOOL, "true" },
+	{ "starts_with(s, 'view')", FEAT_BOOL, "false" },
+	{ "starts_with(utf, 'h\xc3\xa9')", FEAT_BOOL, "true" },
+	{ "ends_with(s, 'view')", FEAT_BOOL, "true" },
+	{ "ends_with(t, 'abcd')", FEAT_BOOL, "false" },
+	{ "ends_with(t, '')", FEAT_BOOL, "true" },
+	{ "ends_with(sn, '')", FEAT_BOOL, "null" },
+	/* abs(), ln(), exp(), sqrt(), pow() */
+	{ "abs(-5)", FEAT_INT, "5" },
+	{ "abs(j)", FEAT_INT, "3" },
+	{ "abs(i)", FEAT_INT, "7" },
+	{ "abs(neg)", FEAT_DOUBLE, "2.5" },
+	{ "abs(n)", FEAT_INT, "null" },
+	{ "abs(null)", FEAT_NULL, "null" },
+	{ "abs(-9223372036854775808)", FEAT_INT, "-9223372036854775808" },
+	{ "ln(1)", FEAT_DOUBLE, "0" },
+	{ "ln(zero)", FEAT_DOUBLE, "null" },
+	{ "ln(-1)", FEAT_DOUBLE, "null" },
+	{ "ln(dn)", FEAT_DOUBLE, "null" },
+	{ "exp(0)", FEAT_DOUBLE, "1" },
+	{ "exp(zero)", FEAT_DOUBLE, "1" },
+	{ "exp(1000)", FEAT_DOUBLE, "null" },
+	{ "sqrt(16)", FEAT_DOUBLE, "4" },
+	{ "sqrt(i + 9)", FEAT_DOUBLE, "4" },
+	{ "sqrt(d)", FEAT_DOUBLE, "1.5811388300841898" },
+	{ "sqrt(-1)", FEAT_DOUBLE, "null" },
+	{ "sqrt(null)", FEAT_DOUBLE, "null" },
+	{ "pow(2, 10)", FEAT_DOUBLE, "1024" },
+	{ "pow(i, 2)", FEAT_DOUBLE, "49" },
+	{ "pow(d, 2)", FEAT_DOUBLE, "6.25" },
+	{ "pow(2, -1)", FEAT_DOUBLE, "0.5" },
+	{ "pow(zero, -1)", FEAT_DOUBLE, "null" },
+	{ "pow(-8, 1.0 / 3)", FEAT_DOUBLE, "null" },
+	{ "pow(10, 400)", FEAT_DOUBLE, "null" },
+	{ "pow(i, n)", FEAT_DOUBLE, "null" },
+	/* floor(), ceil(), round() */
+	{ "floor(2.7)", FEAT_DOUBLE, "2" },
+	{ "floor(-2.5)", FEAT_DOUBLE, "-3" },
+	{ "floor(d)", FEAT_DOUBLE, "2" },
+	{ "floor(i)", FEAT_INT, "7" },
+	{ "ceil(2.1)", FEAT_DOUBLE, "3" },
+	{ "ceil(neg)", FEAT_DOUBLE, "-2" },
+	{ "ceil(j)", FEAT_INT, "-3" },
+	{ "string(ceil(-0.5))", FEAT_STRING, "0" },
+	{ "floor(dn)", FEAT_DOUBLE, "null" },
+	{ "round(2.5)", FEAT_DOUBLE, "3" },
+	{ "round(-2.5)", FEAT_DOUBLE, "-3" },
+	{ "round(d)", FEAT_DOUBLE, "3" },
+	{ "round(0.49999999999999994)", FEAT_DOUBLE, "0" },
+	{ "string(round(-0.4))", FEAT_STRING, "0" },
+	{ "round(i)", FEAT_INT, "7" },
+	{ "round(2.675, 2)", FEAT_DOUBLE, "2.68" },
+	{ "round(1.005, 2)", FEAT_DOUBLE, "1.01" },
+	{ "round(-1.005, 2)", FEAT_DOUBLE, "-1.01" },
+	{ "round(d, 0)", FEAT_DOUBLE, "3" },
+	{ "round(1234.5678, 1)", FEAT_DOUBLE, "1234.6" },
+	{ "round(1234.5678, -2)", FEAT_DOUBLE, "1200" },
+	{ "round(9.99, 1)", FEAT_DOUBLE, "10" },
+	{ "round(0.05, 1)", FEAT_DOUBLE, "0.1" },
+	{ "round(0.04, 1)", FEAT_DOUBLE, "0" },
+	{ "round(2.5e-7, 7)", FEAT_DOUBLE, "3e-07" },
+	{ "round(0.1, 20)", FEAT_DOUBLE, "0.1" },
+	{ "round(1e300, -300)", FEAT_DOUBLE, "1e300" },
+	{ "round(1.7976931348623157e308, -308)", FEAT_DOUBLE, "null" },
+	{ "round(1234, -2)", FEAT_INT, "1200" },
+	{ "round(1250, -2)", FEAT_INT, "1300" },
+	{ "round(-1250, -2)", FEAT_INT, "-1300" },
+	{ "round(1249, 2)", FEAT_INT, "1249" },
+	{ "round(i, -19)", FEAT_INT, "0" },
+	{ "round(big, -1)", FEAT_INT, "null" },
+	{ "round(d, n)", FEAT_DOUBLE, "null" },
+	{ "round(null)", FEAT_NULL, "null" },
+	/* hour(), day_of_week(), date() */
+	{ "hour(ts)", FEAT_INT, "0" },
+	{ "hour(t3)", FEAT_INT, "13" },
+	{ "hour(tsneg)", FEAT_INT, "23" },
+	{ "hour(timestamp('2026-11-01T23:59:59.999+01:00'))", FEAT_INT, "22" },
+	{ "hour(tsn)", FEAT_INT, "null" },
+	{ "day_of_week(ts)", FEAT_INT, "4" },
+	{ "day_of_week(t3)", FEAT_INT, "7" },
+	{ "day_of_week(t3 + 86400000)", FEAT_INT, "1" },
+	{ "day_of_week(tsneg)", FEAT_INT, "3" },
+	{ "day_of_week(tsn)", FEAT_INT, "null" },
+	{ "date(t3)", FEAT_STRING, "2026-11-01" },
+	{ "date(ts)", FEAT_STRING, "1970-01-01" },
+	{ "date(tsneg)", FEAT_STRING, "1969-12-31" },
+	{ "date(timestamp(-62135596800001))", FEAT_STRING, "0000-12-31" },
+	{ "date(timestamp(253402300800000))", FEAT_STRING, "10000-01-01" },
+	{ "date(timestamp(-9223372036854775808))", FEAT_STRING,
+	  "-292275055-05-16" },
+	{ "date(tsn)", FEAT_STRING, "null" },
+	{ "date(t3) == '2026-11-01'", FEAT_BOOL, "true" },
+	/* coalesce() */
+	{ "coalesce(n, 0)", FEAT_INT, "0" },
+	{ "coalesce(i, 0)", FEAT_INT, "7" },
+	{ "coalesce(n, 0) + 1", FEAT_INT, "1" },
+	{ "coalesce(n, j, 0)", FEAT_INT, "-3" },
+	{ "coalesce(null, 1)", FEAT_INT, "1" },
+	{ "coalesce(1, n)", FEAT_INT, "1" },
+	{ "coalesce(null, null)", FEAT_NULL, "null" },
+	{ "coalesce(n)", FEAT_INT, "null" },
+	{ "coalesce(n, dn)", FEAT_DOUBLE, "null" },
+	{ "coalesce(n, d)", FEAT_DOUBLE, "2.5" },
+	{ "coalesce(i, d)", FEAT_DOUBLE, "7" },
+	{ "coalesce(sn, s)", FEAT_STRING, "item_view" },
+	{ "coalesce(sn, 'x')", FEAT_STRING, "x" },
+	{ "coalesce(tsn, ts)", TS, "1000" },
+	{ "coalesce(bn, f)", FEAT_BOOL, "false" },
+	{ "coalesce(n + 1, n * 2, i / zero)", FEAT_INT, "null" },
+	{ "coalesce(n, n + 1, i * 2 + 1)", FEAT_INT, "15" },
+	{ "coalesce(i * 2 + n, j * 3 + 1, 0)", FEAT_INT, "-8" },
+	{ "coalesce(n * 2 + 1, n - 1 + j, i)", FEAT_INT, "7" },
+	{ "coalesce(n * 2 + 1, i - 1 + j, 0)", FEAT_INT, "3" },
+	{ "coalesce(n * 2 + 1, n - 1 + j, null)", FEAT_INT, "null" },
+	{ "coalesce(dn * 2 + 1, i * 2 + 1)", FEAT_DOUBLE, "15" },
+	{ "coalesce(lower(sn), upper(t), 'z')", FEAT_STRING, "ABC" },
+	/* case */
+	{ "case when i > 5 then 'big' else 'small' end", FEAT_STRING, "big" },
+	{ "case when i > 50 then 'big' else 'small' end", FEAT_STRING,
+	  "small" },
+	{ "case when i > 50 then 'big' end", FEAT_STRING, "null" },
+	{ "case when bn then 1 else 2 end", FEAT_INT, "2" },
+	{ "case when i > 10 then 'a' when i > 5 then 'b' else 'c' end",
+	  FEAT_STRING, "b" },
+	{ "case when i > 10 then 'a' when i > 8 then 'b' else 'c' end",
+	  FEAT_STRING, "c" },
+	{ "case when i > 10 then 'a' when i > 8 then 'b' end", FEAT_STRING,
+	  "null" },
+	{ "case when n > 1 then 1 when i > 1 then 2 end", FEAT_INT, "2" },
+	{ "case when false then 1 when true then 2 else 3 end", FEAT_INT, "2" },
+	{ "case when f then 1 when true then 2 else 3 end", FEAT_INT, "2" },
+	{ "case when false then 1 else 3 end", FEAT_INT, "3" },
+	{ "case when null then 1 end", FEAT_INT, "null" },
+	{ "case when b then 1 else 2.5 end", FEAT_DOUBLE, "1" },
+	{ "case when f then 1 when f then 2.5 else null end", FEAT_DOUBLE,
+	  "null" },
+	{ "case when f then i when b then d end", FEAT_DOUBLE, "2.5" },
+	{ "case when f then 1 when i > 5 then i * 2 + 1 else j * 3 end",
+	  FEAT_INT, "15" },
+	{ "case when i > 5 and s == 'item_view' then upper(t) else lower(t) end",
+	  FEAT_STRING, "ABC" },
+	{ "case when b then null end", FEAT_NULL, "null" },
+	{ "case when bn then 1 end + 1", FEAT_INT, "null" },
+	{ "case when i > 5 then 1 else 0 end + case when j > 5 then 1 else 0 end * 10",
+	  FEAT_INT, "1" },
+	{ "CASE WHEN b THEN 1 END", FEAT_INT, "1" },
+	{ "case i when 7 then 'seven' when 8 then 'eight' end", FEAT_STRING,
+	  "seven" },
+	{ "case i when 1 then 'one' else 'other' end", FEAT_STRING, "other" },
+	{ "case s when 'click' then 1 when 'item_view' then 2 else 0 end",
+	  FEAT_INT, "2" },
+	{ "case n when 1 then 'one' else 'other' end", FEAT_STRING, "other" },
+	{ "case i when null then 1 else 2 end", FEAT_INT, "2" },
+	{ "case i when 7.0 then 'yes' end", FEAT_STRING, "yes" },
+	{ "case d when 2 then 1 when 2.5 then 2 end", FEAT_INT, "2" },
+	{ "case 3 when 1 then 'a' when 3 then 'c' end", FEAT_STRING, "c" },
+	{ "case i + 1 when 8 then 'eight' end", FEAT_STRING, "eight" },
+	{ "case ts when 1000 then 'one second' end", FEAT_STRING,
+	  "one second" },
+	{ "case lower(mixed) when 'item_view' then 1 else 0 end", FEAT_INT,
+	  "1" },
+	/* in */
+	{ "i in (1, 7, 9)", FEAT_BOOL, "true" },
+	{ "i in (1, 2)", FEAT_BOOL, "false" },
+	{ "i in (1, null)", FEAT_BOOL, "null" },
+	{ "i in (7, null)", FEAT_BOOL, "true" },
+	{ "n in (1, 2)", FEAT_BOOL, "null" },
+	{ "null in (1, 2)", FEAT_BOOL, "null" },
+	{ "i not in (1, 2)", FEAT_BOOL, "true" },
+	{ "i not in (7)", FEAT_BOOL, "false" },
+	{ "i not in (1, null)", FEAT_BOOL, "null" },
+	{ "i NOT IN (8, 9)", FEAT_BOOL, "true" },
+	{ "s in ('click', 'item_view')", FEAT_BOOL, "true" },
+	{ "s not in ('click', 'purchase')", FEAT_BOOL, "true" },
+	{ "sn in ('a')", FEAT_BOOL, "null" },
+	{ "e in ('')", FEAT_BOOL, "true" },
+	{ "s in (sn, 'item_view')", FEAT_BOOL, "true" },
+	{ "i in (7.0, 8.5)", FEAT_BOOL, "true" },
+	{ "d in (2, 2.5)", FEAT_BOOL, "true" },
+	{ "d in (1, 2)", FEAT_BOOL, "false" },
+	{ "i in (j, i)", FEAT_BOOL, "true" },
+	{ "i in (j, n)", FEAT_BOOL, "null" },
+	{ "ts in (1000, 2000)", FEAT_BOOL, "true" },
+	{ "b in (true)", FEAT_BOOL, "true" },
+	{ "i in (1 + 6)", FEAT_BOOL, "true" },
+	{ "7 in (1, 7)", FEAT_BOOL, "true" },
+	{ "7 in (1, null)", FEAT_BOOL, "null" },
+	{ "i + 1 in (8)", FEAT_BOOL, "true" },
+	{ "not i in (1)", FEAT_BOOL, "true" },
+	{ "i in (1, 2) or b", FEAT_BOOL, "true" },
+	{ "lower(mixed) in ('item_view')", FEAT_BOOL, "true" },
+	/* keywords as column names, json */
+	{ "`end` + 1", FEAT_INT, "5" },
+	{ "case when `end` > 3 then `end` end", FEAT_INT, "4" },
+	{ "js is not null", FEAT_BOOL, "true" },
+	{ "coalesce(js, js)", FEAT_JSON, "[1,2]" },
+	{ "tags is null", FEAT_BOOL, "true" },
+	{ "if(b, js, null) is not null", FEAT_BOOL, "true" },
 };
 
 START_TEST(test_eval)
@@ -407,9 +776,9 @@ static const struct {
 	{ "`my_col`", 1, "unknown column 'my_col'; did you mean 'my col'?" },
 	{ "xyzzy", 1, "unknown column 'xyzzy'" },
 	{ "x", 1, "unknown column 'x'" },
-	{ "foo(1)", 1, "unknown function 'foo'" },
+	{ "xyzzy(1)", 1, "unknown function 'xyzzy'" },
 	{ "iff(b, 1, 2)", 1, "unknown function 'iff'; did you mean 'if'?" },
-	{ "1 + foo (i)", 5, "unknown function 'foo'" },
+	{ "1 + xyzzy (i)", 5, "unknown function 'xyzzy'" },
 	{ "if(b, 1)", 1, "if() takes 3 arguments, got 2" },
 	{ "if()", 1, "if() takes 3 arguments, got 0" },
 	{ "i + if(b, 1, 2, 3)", 5, "if() takes 3 arguments, got 4" },
@@ -423,7 +792,8 @@ static const struct {
 	{ "not", 4, "unexpected end of expression" },
 	{ "i + )", 5, "unexpected ')'" },
 	{ "i j", 3, "unexpected 'j'" },
-	{ "i + and", 5, "unexpected 'and'" },
+	{ "i + and", 5, "unexpected 'and'; write `and` for the column" },
+	{ "i + or", 5, "unexpected 'or'" },
 	{ "(i))", 4, "unexpected ')'" },
 	{ "i @ 1", 3, "unexpected '@'" },
 	{ "'\xc3\xa9' == s x", 10, "unexpected 'x'" },
@@ -472,7 +842,105 @@ static const struct {
 	{ "if(i, 1, 2)", 4, "if() condition must be bool, got int" },
 	{ "if(b, s, 1)", 10, "if() branches have different types: string and int" },
 	{ "if(b, ts, 1)", 11,
-	  "if() branches have different types: timestamp and int" },
+	  "if() branches have different types: timestamp and int" },	/* function calls */
+	{ "lowr(s)", 1, "unknown function 'lowr'; did you mean 'lower'?" },
+	{ "coalese(n, 0)", 1,
+	  "unknown function 'coalese'; did you mean 'coalesce'?" },
+	{ "lower(i)", 7, "lower() takes a string, got int; cast with string()" },
+	{ "upper(1.5)", 7,
+	  "upper() takes a string, got double; cast with string()" },
+	{ "length(ts)", 8,
+	  "length() takes a string, got timestamp; cast with string()" },
+	{ "lower()", 1, "lower() takes 1 argument, got 0" },
+	{ "lower(s, t)", 1, "lower() takes 1 argument, got 2" },
+	{ "substr(s)", 1, "substr() takes 2 or 3 arguments, got 1" },
+	{ "substr(s, 1, 2, 3)", 1, "substr() takes 2 or 3 arguments, got 4" },
+	{ "substr(i, 1)", 8,
+	  "substr() takes a string, got int; cast with string()" },
+	{ "substr(s, 1.5)", 11,
+	  "substr() start must be int, got double; cast with int()" },
+	{ "substr(s, 1, '2')", 14,
+	  "substr() length must be int, got string; cast with int()" },
+	{ "concat()", 1, "concat() takes at least 1 argument, got 0" },
+	{ "concat(s, i)", 11, "concat() takes strings, got int; cast with string()" },
+	{ "contains(s, 1)", 13,
+	  "contains() takes strings, got int; cast with string()" },
+	{ "starts_with(b, 'x')", 13,
+	  "starts_with() takes strings, got bool; cast with string()" },
+	{ "ends_with(s)", 1, "ends_with() takes 2 arguments, got 1" },
+	{ "abs(s)", 5, "abs() takes a number, got string; cast with double()" },
+	{ "abs(b)", 5, "abs() takes a number, got bool; cast with int()" },
+	{ "floor(ts)", 7, "floor() takes a number, got timestamp" },
+	{ "ceil(s)", 6, "ceil() takes a number, got string; cast with double()" },
+	{ "ln(s)", 4, "ln() takes a number, got string; cast with double()" },
+	{ "exp(b)", 5, "exp() takes a number, got bool; cast with int()" },
+	{ "sqrt()", 1, "sqrt() takes 1 argument, got 0" },
+	{ "pow(2)", 1, "pow() takes 2 arguments, got 1" },
+	{ "pow(2, s)", 8, "pow() takes numbers, got string; cast with double()" },
+	{ "round(d, 1.5)", 10,
+	  "round() digits must be int, got double; cast with int()" },
+	{ "round(d, 1, 2)", 1, "round() takes 1 or 2 arguments, got 3" },
+	{ "round(s)", 7, "round() takes a number, got string; cast with double()" },
+	{ "hour(i)", 6,
+	  "hour() takes a timestamp, got int; cast with timestamp()" },
+	{ "day_of_week(s)", 13,
+	  "day_of_week() takes a timestamp, got string; cast with timestamp()" },
+	{ "date(b)", 6, "date() takes a timestamp, got bool" },
+	{ "int()", 1, "int() takes 1 argument, got 0" },
+	{ "double(1, 2)", 1, "double() takes 1 argument, got 2" },
+	{ "timestamp(b)", 11,
+	  "timestamp() takes an int, double or string, got bool" },
+	{ "bool(d)", 6, "bool() takes an int or string, got double" },
+	{ "bool(ts)", 6, "bool() takes an int or string, got timestamp" },
+	{ "int(js)", 5, "int() cannot convert json" },
+	{ "coalesce()", 1, "coalesce() takes at least 1 argument, got 0" },
+	{ "coalesce(s, 1)", 13,
+	  "coalesce() arguments have different types: string and int" },
+	{ "coalesce(i, d, s)", 16,
+	  "coalesce() arguments have different types: double and string" },
+	{ "lower(s) + 1", 10, "'+' is not defined for string" },
+	/* case */
+	{ "case i end", 8, "expected 'when' but found 'end'" },
+	{ "case when b 1 end", 13, "expected 'then' but found '1'" },
+	{ "case when b then 1", 19,
+	  "expected 'when', 'else' or 'end' but found end of expression" },
+	{ "case when b then 1 x", 20,
+	  "expected 'when', 'else' or 'end' but found 'x'" },
+	{ "case when b then 1 else 2", 26,
+	  "expected 'end' but found end of expression" },
+	{ "case when i then 1 end", 11, "'when' condition must be bool, got int" },
+	{ "case when b then 1 else 's' end", 25,
+	  "case branches have different types: int and string" },
+	{ "case when b then 's' when f then 2 end", 34,
+	  "case branches have different types: string and int" },
+	{ "case s when 1 then 2 end", 13, "cannot compare string with int" },
+	{ "case when b then 1 end end", 24, "unexpected 'end'" },
+	/* in */
+	{ "i in 1", 6, "expected '(' but found '1'" },
+	{ "i in ()", 7, "unexpected ')'" },
+	{ "i in (1, 2", 11, "expected ',' or ')' but found end of expression" },
+	{ "i in (1, 's')", 10, "cannot compare int with string" },
+	{ "s not in (1)", 11, "cannot compare string with int" },
+	{ "null in (1, 's')", 13, "cannot compare int with string" },
+	{ "i not 1", 3, "unexpected 'not'" },
+	{ "i in (1) in (2)", 10,
+	  "unexpected 'in'; comparisons do not chain, use 'and'" },
+	{ "i in (1) == true", 10,
+	  "unexpected '=='; comparisons do not chain, use 'and'" },
+	/* keywords, json */
+	{ "end + 1", 1, "unexpected 'end'; write `end` for the column" },
+	{ "when", 1, "unexpected 'when'" },
+	{ "js == js", 4, "cannot compare json with json" },
+	{ "js in (js)", 8, "cannot compare json with json" },
+	{ "js + 1", 4, "'+' is not defined for json" },
+	{ "1 - vec", 3, "'-' is not defined for list<double>" },
+	{ "vec < vec", 5, "cannot compare list<double> with list<double>" },
+	{ "tags in ('a')", 10, "cannot compare list<string> with string" },
+	{ "string(vec)", 8, "string() cannot convert list<double>" },
+	{ "double(tags)", 8, "double() cannot convert list<string>" },
+	{ "lower(tags)", 7, "lower() takes a string, got list<string>" },
+	{ "case vec when vec then 1 end", 15,
+	  "cannot compare list<double> with list<double>" },
 };
 
 START_TEST(test_error)
@@ -539,43 +1007,63 @@ END_TEST
 
 /*
  * The canonical text of the deepest expressions accepted nests twice as
- * deep as they do ("(-(-(-i)))"); it must still be accepted.
+ * deep as they do ("(-(-(-i)))", "((b in ((b in (b)))))"); it must still
+ * be accepted. Each chain is prefix repeated, the leaf, suffix repeated.
  */
 START_TEST(test_deepest_canonical)
 {
-	static const char *const ops[] = { "-", "not ", "-(", "not (" };
+	static const struct {
+		const char *prefix, *leaf, *suffix;
+	} chains[] = {
+		{ "-", "i", "" },
+		{ "not ", "b", "" },
+		{ "-(", "i", ")" },
+		{ "not (", "b", ")" },
+		{ "lower(", "s", ")" },
+		{ "coalesce(n, ", "i", ")" },
+		{ "b in (", "b", ")" },
+		{ "(b not in (", "b", "))" },
+		{ "case when b then ", "i", " end" },
+		{ "case b when ", "b", " then b end" },
+		{ "if(b, ", "i", ", 0)" },
+	};
 	struct feat_buf b = FEAT_BUF_INIT;
 	struct feat_expr *e, *e2;
 	size_t o;
 	int k, depth;
 
-	for (o = 0; o < sizeof(ops) / sizeof(ops[0]); o++) {
+	for (o = 0; o < sizeof(chains) / sizeof(chains[0]); o++) {
 		/* Find the deepest chain that compiles. */
 		for (depth = 1;; depth++) {
 			struct feat_error err;
 
 			feat_buf_reset(&b);
 			for (k = 0; k < depth; k++)
-				ck_assert_int_eq(feat_buf_adds(&b, ops[o]), 0);
-			ck_assert_int_eq(feat_buf_adds(&b, o % 2 ? "b" : "i"),
-					 0);
-			for (k = 0; o >= 2 && k < depth; k++)
-				ck_assert_int_eq(feat_buf_addc(&b, ')'), 0);
+				ck_assert_int_eq(feat_buf_adds(&b,
+							       chains[o].prefix),
+						 0);
+			ck_assert_int_eq(feat_buf_adds(&b, chains[o].leaf), 0);
+			for (k = 0; k < depth; k++)
+				ck_assert_int_eq(feat_buf_adds(&b,
+							       chains[o].suffix),
+						 0);
 			e = feat_expr_compile(b.ptr, cols, NCOLS, &err);
 			if (!e) {
-				ck_assert_str_eq(err.msg,
-						 "expression is nested too deeply");
+				ck_assert_msg(strcmp(err.msg,
+						     "expression is nested too deeply") == 0,
+					      "%s...: %s", chains[o].prefix,
+					      err.msg);
 				break;
 			}
 			feat_expr_free(e);
 		}
-		ck_assert_int_gt(depth, 200);
+		ck_assert_int_gt(depth, 100);
 		feat_buf_reset(&b);
 		for (k = 0; k < depth - 1; k++)
-			ck_assert_int_eq(feat_buf_adds(&b, ops[o]), 0);
-		ck_assert_int_eq(feat_buf_adds(&b, o % 2 ? "b" : "i"), 0);
-		for (k = 0; o >= 2 && k < depth - 1; k++)
-			ck_assert_int_eq(feat_buf_addc(&b, ')'), 0);
+			ck_assert_int_eq(feat_buf_adds(&b, chains[o].prefix), 0);
+		ck_assert_int_eq(feat_buf_adds(&b, chains[o].leaf), 0);
+		for (k = 0; k < depth - 1; k++)
+			ck_assert_int_eq(feat_buf_adds(&b, chains[o].suffix), 0);
 		e = compile_ok(b.ptr);
 		{
 			char *c = canonical(e);
@@ -632,6 +1120,27 @@ static const struct {
 	{ "user.id", "user.id" },
 	{ "ts - 5", "(ts - 5)" },
 	{ "if(b, if(f, 1, 2), 3)", "if(b, if(f, 1, 2), 3)" },
+	{ "LOWER(s)", "lower(s)" },
+	{ "Day_Of_Week(ts)", "day_of_week(ts)" },
+	{ "substr(s,1,2)", "substr(s, 1, 2)" },
+	{ "concat(s,'-',t)", "concat(s, '-', t)" },
+	{ "coalesce(n,0)+1", "(coalesce(n, 0) + 1)" },
+	{ "string(2.0)", "string(2.0)" },
+	{ "round(d,-1)", "round(d, -1)" },
+	{ "case when i>1 then 'a' else null end",
+	  "case when (i > 1) then 'a' end" },
+	{ "CASE WHEN b THEN 1 WHEN f THEN 2 ELSE 3 END",
+	  "case when b then 1 when f then 2 else 3 end" },
+	{ "CASE i WHEN 1 THEN 'a' ELSE 'b' END",
+	  "case i when 1 then 'a' else 'b' end" },
+	{ "case (i + 1) when 2 then 'a' end", "case (i + 1) when 2 then 'a' end" },
+	{ "case when b then 1 end * 2", "(case when b then 1 end * 2)" },
+	{ "i IN (1)", "(i in (1))" },
+	{ "i not in (1,2)", "(i not in (1, 2))" },
+	{ "i NOT  IN(1, null)", "(i not in (1, null))" },
+	{ "not i in (1)", "(not (i in (1)))" },
+	{ "i + 1 in (2)", "((i + 1) in (2))" },
+	{ "`end` * `and`", "(`end` * `and`)" },
 };
 
 START_TEST(test_canonical)
@@ -708,6 +1217,110 @@ START_TEST(test_string_result)
 }
 END_TEST
 
+/*
+ * Strings made by the expression live in its scratch space: the space is
+ * reused from row to row (no allocation once it is large enough), grows
+ * when a longer string comes, and one expression's strings are not touched
+ * by evaluating another.
+ */
+START_TEST(test_scratch)
+{
+	static char longer[300];
+	struct feat_expr *e = compile_ok("concat(lower(s), '/', upper(t))");
+	struct feat_expr *e2 = compile_ok("lower(t)");
+	struct feat_value v, v2;
+	const char *first;
+
+	fill_row();
+	feat_expr_eval(e, row, &v);
+	check_value("scratch 1", &v, FEAT_STRING, "item_view/ABC");
+	first = v.u.s.ptr;
+	feat_expr_eval(e2, row, &v2);
+	check_value("scratch 1", &v, FEAT_STRING, "item_view/ABC");
+	check_value("scratch 2", &v2, FEAT_STRING, "abc");
+
+	set_str(C_S, "CLICK");
+	feat_expr_eval(e, row, &v);
+	check_value("scratch 3", &v, FEAT_STRING, "click/ABC");
+	ck_assert_ptr_eq(v.u.s.ptr, first);
+
+	memset(longer, 'X', sizeof(longer) - 1);
+	set_str(C_T, longer);
+	feat_expr_eval(e, row, &v);
+	ck_assert_uint_eq(v.u.s.len, 6 + sizeof(longer) - 1);
+	ck_assert(memcmp(v.u.s.ptr, "click/XXX", 9) == 0);
+	ck_assert(v.u.s.ptr[v.u.s.len - 1] == 'X');
+
+	set_str(C_T, "q");
+	feat_expr_eval(e, row, &v);
+	check_value("scratch 4", &v, FEAT_STRING, "click/Q");
+	check_value("scratch 2 again", &v2, FEAT_STRING, "abc");
+	feat_expr_free(e);
+	feat_expr_free(e2);
+}
+END_TEST
+
+/* The new constructs over rows that differ, so no branch is always taken. */
+START_TEST(test_many_rows_functions)
+{
+	static const struct {
+		const char *text;
+		enum feat_type type;
+		const char *value[4];
+	} cases[] = {
+		{ "case when i > 5 then 'big' when i > 2 then 'mid' else 'small' end",
+		  FEAT_STRING, { "big", "small", "mid", "small" } },
+		{ "case s when 'item_view' then 1 when 'click' then 2 end",
+		  FEAT_INT, { "1", "2", "null", "null" } },
+		{ "coalesce(i * 2 + 1, j * 3 + 1, -1)", FEAT_INT,
+		  { "15", "3", "9", "-1" } },
+		{ "coalesce(i, j)", FEAT_INT, { "7", "1", "4", "null" } },
+		{ "i in (1, 4, n)", FEAT_BOOL, { "null", "true", "true", "null" } },
+		{ "s not in ('click', 'purchase')", FEAT_BOOL,
+		  { "true", "false", "false", "null" } },
+		{ "concat(s, ':', string(i))", FEAT_STRING,
+		  { "item_view:7", "click:1", "purchase:4", "null" } },
+		{ "upper(substr(s, 2, 3))", FEAT_STRING,
+		  { "TEM", "LIC", "URC", "null" } },
+		{ "round(d * i, 1)", FEAT_DOUBLE, { "17.5", "0.3", "null", "null" } },
+	};
+	size_t c;
+	int k;
+
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct feat_expr *e = compile_ok(cases[c].text);
+
+		for (k = 0; k < 8; k++) {
+			struct feat_value v;
+
+			fill_row();
+			switch (k % 4) {
+			case 1:
+				set_int(C_I, FEAT_INT, 1);
+				set_int(C_J, FEAT_INT, 0);
+				set_str(C_S, "click");
+				row[C_D].u.d = 0.25;
+				break;
+			case 2:
+				set_int(C_I, FEAT_INT, 4);
+				set_str(C_S, "purchase");
+				row[C_D].type = FEAT_NULL;
+				break;
+			case 3:
+				row[C_I].type = FEAT_NULL;
+				row[C_J].type = FEAT_NULL;
+				row[C_S].type = FEAT_NULL;
+				break;
+			}
+			feat_expr_eval(e, row, &v);
+			check_value(cases[c].text, &v, cases[c].type,
+				    cases[c].value[k % 4]);
+		}
+		feat_expr_free(e);
+	}
+}
+END_TEST
+
 /* A row value whose type is not the column's reads as null. */
 START_TEST(test_wrong_row_type)
 {
@@ -760,6 +1373,8 @@ static Suite *expr_suite(void)
 	tcase_add_loop_test(tc, test_eval, 0, sizeof(evals) / sizeof(evals[0]));
 	tcase_add_test(tc, test_many_rows);
 	tcase_add_test(tc, test_string_result);
+	tcase_add_test(tc, test_scratch);
+	tcase_add_test(tc, test_many_rows_functions);
 	tcase_add_test(tc, test_wrong_row_type);
 	tcase_add_test(tc, test_free_null);
 	tcase_add_test(tc, test_no_columns);
