@@ -12,7 +12,7 @@
 
 static const char usage[] =
 	"usage: feat-aggregate [-fq] [-o file] [--format tiles|csv|jsonl] [--late file]\n"
-	"                      [--source name] [--group-by name] plan [file ...]\n";
+	"                      [--shard k/n] [--source name] [--group-by name] plan [file ...]\n";
 
 static const char help[] =
 	"\n"
@@ -24,7 +24,9 @@ static const char help[] =
 	"                        group_by that reads the source)\n"
 	"  -o, --output FILE     write to FILE atomically (default: stdout)\n"
 	"  -F, --format FORMAT   tiles (default), csv or jsonl (readable tiles)\n"
-	"      --late FILE       write late events to FILE (CSV)\n"
+	"      --late FILE       write late events to FILE (as they came)\n"
+	"      --shard K/N       write only the keys of shard K of N (1 <= K <= N);\n"
+	"                        the N shards' tiles merged equal the whole\n"
 	"  -f, --force           write binary tiles even to a terminal\n"
 	"  -q, --quiet           no summary on stderr\n"
 	"  -h, --help            show this help\n";
@@ -37,6 +39,7 @@ int main(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, 'F' },
 		{ "late", required_argument, NULL, 'L' },
+		{ "shard", required_argument, NULL, 'S' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -51,6 +54,7 @@ int main(int argc, char **argv)
 	struct feat_output out, late;
 	struct feat_aggregate_stats st;
 	long gb = -1;
+	uint32_t shard_k = 0, shard_n = 1;
 
 	cmd_init("feat-aggregate");
 	feat_error_clear(&err);
@@ -64,6 +68,19 @@ int main(int argc, char **argv)
 				usage_error(usage, "unknown format '%s' (tiles, csv, jsonl)", optarg);
 			break;
 		case 'L': late_path = optarg; break;
+		case 'S': {
+			char *slash = strchr(optarg, '/');
+			int64_t a, b;
+
+			if (!slash || feat_parse_int(optarg, (size_t)(slash - optarg), &a) < 0 ||
+			    feat_parse_int(slash + 1, strlen(slash + 1), &b) < 0 ||
+			    b < 1 || b > 65536 || a < 1 || a > b)
+				usage_error(usage, "--shard needs K/N with 1 <= K <= N <= 65536, not '%s'",
+					    optarg);
+			shard_k = (uint32_t)(a - 1);
+			shard_n = (uint32_t)b;
+			break;
+		}
 		case 'f': force = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h': fputs(usage, stdout); fputs(help, stdout); return 0;
@@ -102,6 +119,8 @@ int main(int argc, char **argv)
 	}
 	if (late_path && gb < 0)
 		usage_error(usage, "--late needs --source or --group-by (events input)");
+	if (shard_n > 1 && gb < 0)
+		usage_error(usage, "--shard needs --source or --group-by (events input)");
 	if (feat_output_open(&out, output, &err) < 0)
 		die_error(&err);
 	if (fmt == FEAT_OUT_TILES && !force && feat_output_isatty(&out)) {
@@ -111,10 +130,11 @@ int main(int argc, char **argv)
 	if (late_path && feat_output_open(&late, late_path, &err) < 0)
 		die_error(&err);
 	if (gb >= 0) {
-		if (feat_aggregate_events(plan, (size_t)gb,
-					  (const char *const *)argv + optind,
-					  (size_t)(argc - optind), &out, fmt,
-					  late_path ? &late : NULL, &st, &err) < 0)
+		if (feat_aggregate_events_shard(plan, (size_t)gb,
+						(const char *const *)argv + optind,
+						(size_t)(argc - optind), shard_k, shard_n,
+						&out, fmt, late_path ? &late : NULL,
+						&st, &err) < 0)
 			die_error(&err);
 	} else if (feat_aggregate_merge(plan, (const char *const *)argv + optind,
 					(size_t)(argc - optind), &out, fmt, &st,

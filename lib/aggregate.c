@@ -18,6 +18,7 @@
 #include "rowin.h"
 #include "error.h"
 #include "expr.h"
+#include "hash.h"
 #include "io.h"
 #include "plan.h"
 #include "tile.h"
@@ -54,6 +55,7 @@ struct run {
 	struct feat_buf arena;
 	size_t arena_live;
 	struct feat_aggregate_stats *stats;
+	uint32_t shard, nshards;	/* write only keys of this shard */
 };
 
 static int pending_less(const struct pending *a, const struct pending *b)
@@ -95,6 +97,11 @@ static void heap_down(struct pending *h, size_t n, size_t i)
 	}
 }
 
+uint32_t feat_key_shard(const void *key, size_t klen, uint32_t n)
+{
+	return (uint32_t)(feat_fnv1a64(key, klen) % n);
+}
+
 /* Writes one event in the chosen format. */
 static int emit(struct run *r, const void *key, size_t klen, int64_t ts,
 		const struct feat_value *inputs, struct feat_error *err)
@@ -104,6 +111,8 @@ static int emit(struct run *r, const void *key, size_t klen, int64_t ts,
 	struct feat_value v;
 	size_t i;
 
+	if (r->nshards > 1 && feat_key_shard(key, klen, r->nshards) != r->shard)
+		return 0;
 	r->stats->tiles++;
 	if (r->fmt == FEAT_OUT_TILES)
 		return feat_tile_write_event(&r->w, key, klen, ts, inputs,
@@ -398,6 +407,18 @@ int feat_aggregate_events(const struct feat_plan *plan, size_t gb,
 			  struct feat_aggregate_stats *stats,
 			  struct feat_error *err)
 {
+	return feat_aggregate_events_shard(plan, gb, inputs, ninputs, 0, 1,
+					   out, fmt, late, stats, err);
+}
+
+int feat_aggregate_events_shard(const struct feat_plan *plan, size_t gb,
+				const char *const *inputs, size_t ninputs,
+				uint32_t k, uint32_t n, struct feat_output *out,
+				enum feat_out_format fmt,
+				struct feat_output *late,
+				struct feat_aggregate_stats *stats,
+				struct feat_error *err)
+{
 	static const char *const stdin_only[] = { "-" };
 	struct run r;
 	size_t i;
@@ -412,6 +433,8 @@ int feat_aggregate_events(const struct feat_plan *plan, size_t gb,
 	r.out = out;
 	r.late = late;
 	r.stats = stats;
+	r.shard = k;
+	r.nshards = n;
 	r.row = calloc(r.g->ncols + 1, sizeof(*r.row));
 	r.inputs = calloc(r.g->ninputs + 1, sizeof(*r.inputs));
 	if (!r.row || !r.inputs) {

@@ -38,6 +38,24 @@ int feat_aggregate_events(const struct feat_plan *plan, size_t gb,
 			  struct feat_error *err);
 
 /*
+ * Like feat_aggregate_events(), writing only the keys of shard k of n
+ * (0 <= k < n): those whose feat_key_shard() is k. Every event still
+ * moves the watermark, so each shard excludes exactly the late events a
+ * single run would: the shards' streams merged equal the whole.
+ */
+int feat_aggregate_events_shard(const struct feat_plan *plan, size_t gb,
+				const char *const *inputs, size_t ninputs,
+				uint32_t k, uint32_t n, struct feat_output *out,
+				enum feat_out_format fmt,
+				struct feat_output *late,
+				struct feat_aggregate_stats *stats,
+				struct feat_error *err);
+
+/* The shard of an encoded key among n: FNV-1a 64 of its bytes mod n
+ * (specified in feat-format(5), so shards agree across machines). */
+uint32_t feat_key_shard(const void *key, size_t klen, uint32_t n);
+
+/*
  * Merges tile streams of one group_by (files in inputs, "-": stdin) into
  * one, in time order (ties: the order of inputs). Returns 0 or -1.
  */
