@@ -55,6 +55,7 @@ LIB_OBJS += lib/aggop.o
 LIB_OBJS += lib/aggregate.o
 LIB_OBJS += lib/backfill.o
 LIB_OBJS += lib/buf.o
+LIB_OBJS += lib/check.o
 LIB_OBJS += lib/csvin.o
 LIB_OBJS += lib/error.o
 LIB_OBJS += lib/explain.o

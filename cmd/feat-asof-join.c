@@ -1,16 +1,23 @@
 /*
  * feat-asof-join - point-in-time feature values for left rows.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "buf.h"
+#include "check.h"
 #include "common.h"
 #include "io.h"
 #include "join.h"
 #include "plan.h"
 
 static const char usage[] =
-	"usage: feat-asof-join [-q] [-o file] [--format csv|jsonl] --left file plan tiles ...\n";
+	"usage: feat-asof-join [-q] [-o file] [--format csv|jsonl] [--check-against file]\n"
+	"                      --left file plan tiles ...\n";
 
 static const char help[] =
 	"\n"
@@ -20,6 +27,11 @@ static const char help[] =
 	"  -l, --left FILE      the left rows (CSV; - for stdin)\n"
 	"  -o, --output FILE    write to FILE atomically (default: stdout)\n"
 	"  -F, --format FORMAT  csv (default) or jsonl\n"
+	"      --check-against FILE\n"
+	"                       compare with values logged online (CSV, one row per\n"
+	"                       left row, in left order) and print, per feature, the\n"
+	"                       rows, matches, mismatches, nulls and the mean relative\n"
+	"                       difference on stdout (the join goes to -o, if given)\n"
 	"  -q, --quiet          no summary on stderr\n"
 	"  -h, --help           show this help\n";
 
@@ -29,11 +41,13 @@ int main(int argc, char **argv)
 		{ "left", required_argument, NULL, 'l' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, 'F' },
+		{ "check-against", required_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *left = NULL, *output = NULL;
+	const char *left = NULL, *output = NULL, *check = NULL;
+	char tmp[] = "/tmp/feat-check-XXXXXX";
 	enum feat_out_format fmt = FEAT_OUT_CSV;
 	int quiet = 0, c;
 	struct feat_error err;
@@ -52,6 +66,7 @@ int main(int argc, char **argv)
 				usage_error(usage, "unknown format '%s' (csv, jsonl)", optarg);
 			break;
 		case 'q': quiet = 1; break;
+		case 'C': check = optarg; break;
 		case 'h': fputs(usage, stdout); fputs(help, stdout); return 0;
 		default: fputs(usage, stderr); return EXIT_USAGE;
 		}
@@ -65,12 +80,34 @@ int main(int argc, char **argv)
 		die_error(&err);
 	if (optind == argc)
 		usage_error(usage, "no tile streams given");
+	if (check && fmt != FEAT_OUT_CSV)
+		usage_error(usage, "--check-against compares CSV; leave out --format");
+	if (check && !output) {
+		/* The join still has to be written somewhere to compare. */
+		int fd = mkstemp(tmp);
+
+		if (fd < 0)
+			die("cannot create a temporary file: %s", strerror(errno));
+		close(fd);
+		output = tmp;
+	}
 	if (feat_output_open(&out, output, &err) < 0)
 		die_error(&err);
 	if (feat_join_run(plan, left, (const char *const *)argv + optind,
 			  (size_t)(argc - optind), &out, fmt, &st, &err) < 0 ||
 	    feat_output_commit(&out, &err) < 0)
 		die_error(&err);
+	if (check) {
+		struct feat_buf report = FEAT_BUF_INIT;
+		int rc = feat_check_against(plan, output, check, &report, &err);
+
+		if (output == tmp)
+			unlink(tmp);
+		if (rc < 0)
+			die_error(&err);
+		fwrite(report.ptr, 1, report.len, stdout);
+		feat_buf_release(&report);
+	}
 	if (st.late)
 		note("%llu late left row%s excluded (earlier than the left lateness allows)",
 		     (unsigned long long)st.late, st.late > 1 ? "s" : "");
