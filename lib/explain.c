@@ -17,7 +17,8 @@ static void state_text(struct feat_buf *b, const struct feat_agg *a, size_t w)
 	case FEAT_OP_COUNT: what = "a count"; break;
 	case FEAT_OP_SUM: case FEAT_OP_AVG:
 		what = a->in_type == FEAT_DOUBLE ? "an exact sum and a count"
-						 : "an integer sum and a count";
+		       : a->in_type == FEAT_VECTOR ? "an exact sum per element and a count"
+						   : "an integer sum and a count";
 		break;
 	case FEAT_OP_VAR: case FEAT_OP_STDDEV:
 		what = "exact sums of values and of squares, and a count";
@@ -35,12 +36,26 @@ static void state_text(struct feat_buf *b, const struct feat_agg *a, size_t w)
 	case FEAT_OP_APPROX_PERCENTILE: what = "a DDSketch (counts per logarithmic bucket)"; break;
 	case FEAT_OP__COUNT: break;
 	}
+	if (a->in_type == FEAT_VECTOR && (a->op == FEAT_OP_MIN || a->op == FEAT_OP_MAX))
+		what = "one value per element";
+	if (a->inner) {
+		feat_buf_addf(b, "per %s value: ", "bucket");
+		if (len == FEAT_UNBOUNDED)
+			feat_buf_addf(b, "%s, kept running", what);
+		else if (hop)
+			feat_buf_addf(b, "%s per %lld ms bucket", what, (long long)hop);
+		else
+			feat_buf_addf(b, "the window's events, folded into %s at each T", what);
+		feat_buf_adds(b, "; empty window: null");
+		return;
+	}
 	if (len == FEAT_UNBOUNDED) {
 		feat_buf_addf(b, "%s, kept running", what);
 	} else if (hop) {
 		feat_buf_addf(b, "%s per %lld ms bucket, at most %lld buckets",
 			      what, (long long)hop, (long long)(len / hop + 2));
-	} else if (a->op <= FEAT_OP_LAST) {
+	} else if (a->op <= FEAT_OP_LAST && !a->explode &&
+		   a->in_type != FEAT_VECTOR) {
 		feat_buf_addf(b, "%s%s, plus the window's events", what,
 			      a->op == FEAT_OP_MIN || a->op == FEAT_OP_MAX
 				      ? " and a monotonic queue" : "");
@@ -133,9 +148,12 @@ int feat_plan_explain(const struct feat_plan *p, struct feat_buf *b)
 
 			char tb[64];
 
-			feat_buf_addf(b, "  feature %s %s = %s(%s) over ", f->name,
+			feat_buf_addf(b, "  feature %s %s = %s(%s%s)%s%s over ", f->name,
 				      feat_agg_type_text(a, tb), feat_op_name(a->op),
-				      a->input < 0 ? "*" : g->cols[g->inputs[a->input]].name);
+				      a->input < 0 ? "*" : g->cols[g->inputs[a->input]].name,
+				      a->explode ? ", each element" : "",
+				      a->inner ? " by " : "",
+				      a->inner ? g->cols[g->inputs[a->by]].name : "");
 			window_text(b, a->windows[f->window], a->hops[f->window]);
 			feat_buf_adds(b, "\n    state per key: ");
 			state_text(b, a, f->window);
