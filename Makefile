@@ -208,3 +208,35 @@ distclean: clean
 		aclocal.m4 config.mak.autogen
 
 .PHONY: deps deps-ok install uninstall clean-tests distclean
+
+# The benchmark (bench/README.md): bench/run times feat's job against its
+# peers, which bench/install-peers installs first (npm packages into
+# bench/.peers/; Debian packages only when missing and we are root). The
+# tests never need any of it. make bench BENCH_SIZE=large BENCH_RUNS=1;
+# BENCH_PEERS=none times feat alone.
+BENCH_SIZE = medium
+BENCH_RUNS = 3
+BENCH_TOOLS = bench/gen bench/runstat bench/csvsum
+
+bench/gen: bench/gen.c
+	$(QUIET_LINK)$(CC) $(CFLAGS) $(WARN) -std=c11 -D_POSIX_C_SOURCE=200809L $(LDFLAGS) -o $@ $< -lm
+
+bench/runstat: bench/runstat.c
+	$(QUIET_LINK)$(CC) $(CFLAGS) $(WARN) -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(LDFLAGS) -o $@ $<
+
+bench/csvsum: bench/csvsum.c
+	$(QUIET_LINK)$(CC) $(CFLAGS) $(WARN) -std=c11 -D_POSIX_C_SOURCE=200809L $(LDFLAGS) -o $@ $< $(CSV_LIBS)
+
+bench: all $(BENCH_TOOLS)
+	@sh bench/install-peers
+	@sh bench/run $(BENCH_SIZE) $(BENCH_RUNS)
+
+bench-small: all $(BENCH_TOOLS)
+	@sh bench/install-peers
+	@sh bench/run small $(BENCH_RUNS)
+
+clean: clean-bench
+clean-bench:
+	rm -f $(BENCH_TOOLS)
+
+.PHONY: bench bench-small clean-bench
