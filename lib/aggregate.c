@@ -51,7 +51,6 @@ struct run {
 	int have_max;
 	struct pending *heap;
 	size_t nheap, heap_cap;
-	uint64_t seq;
 	struct feat_buf arena;
 	size_t arena_live;
 	struct feat_aggregate_stats *stats;
@@ -104,7 +103,8 @@ uint32_t feat_key_shard(const void *key, size_t klen, uint32_t n)
 
 /* Writes one event in the chosen format. */
 static int emit(struct run *r, const void *key, size_t klen, int64_t ts,
-		const struct feat_value *inputs, struct feat_error *err)
+		uint64_t seq, const struct feat_value *inputs,
+		struct feat_error *err)
 {
 	const struct feat_group_by *g = r->g;
 	const unsigned char *p = key, *end = p + klen;
@@ -115,7 +115,7 @@ static int emit(struct run *r, const void *key, size_t klen, int64_t ts,
 		return 0;
 	r->stats->tiles++;
 	if (r->fmt == FEAT_OUT_TILES)
-		return feat_tile_write_event(&r->w, key, klen, ts, inputs,
+		return feat_tile_write_event(&r->w, key, klen, ts, seq, inputs,
 					     g->ninputs, err);
 	feat_buf_reset(&r->text);
 	if (r->fmt == FEAT_OUT_JSONL)
@@ -194,7 +194,7 @@ static int release(struct run *r, int64_t limit, struct feat_error *err)
 		for (i = 0; i < g->ninputs; i++)
 			if (feat_tile_get_value(&p, end, &r->inputs[i]) < 0)
 				return feat_error_set(err, NULL, 0, 0, "internal error: bad event buffer");
-		if (emit(r, key, (size_t)klen, e.ts, r->inputs, err) < 0)
+		if (emit(r, key, (size_t)klen, e.ts, e.seq, r->inputs, err) < 0)
 			return -1;
 		r->arena_live -= e.len;
 	}
@@ -245,7 +245,7 @@ static int buffer_event(struct run *r, int64_t ts, struct feat_error *err)
 	if (compact(r, err) < 0)
 		return -1;
 	e.ts = ts;
-	e.seq = r->seq++;
+	e.seq = r->stats->rows - 1;
 	e.off = r->arena.len;
 	if (feat_buf_add_varint(&r->arena, r->key.len) < 0 ||
 	    feat_buf_add(&r->arena, r->key.ptr, r->key.len) < 0)
@@ -346,8 +346,11 @@ static int on_row(void *ctx, const struct feat_csv_row *row,
 		r->max_ts = ts;
 		r->have_max = 1;
 	}
+	/* The sequence number is the row's place among all rows read, the
+	 * same in every --shard run, so merged shards order ties alike. */
 	if (src->lateness == 0 && !r->nheap)
-		return emit(r, r->key.ptr, r->key.len, ts, r->inputs, err);
+		return emit(r, r->key.ptr, r->key.len, ts, r->stats->rows - 1,
+			    r->inputs, err);
 	if (buffer_event(r, ts, err) < 0)
 		return -1;
 	return release(r, r->max_ts - src->lateness, err);
@@ -541,13 +544,14 @@ int feat_aggregate_merge(const struct feat_plan *plan,
 			if (feat_tilein_peek(&ins[i], merge_flush, &r, err) < 0)
 				goto out;
 			if (ins[i].have &&
-			    (best < 0 || ins[i].rec.ts < ins[best].rec.ts))
+			    (best < 0 || feat_tile_rec_before(&ins[i].rec, &ins[best].rec)))
 				best = (long)i;
 		}
 		if (best < 0)
 			break;
 		if (emit(&r, ins[best].rec.key, ins[best].rec.klen,
-			 ins[best].rec.ts, ins[best].rec.inputs, err) < 0)
+			 ins[best].rec.ts, ins[best].rec.seq, ins[best].rec.inputs,
+			 err) < 0)
 			goto out;
 		feat_tilein_pop(&ins[best]);
 	}

@@ -384,7 +384,7 @@ static int advance(struct jrun *r, size_t gi, int64_t T,
 				return feat_error_set(err, t->in.name, 0, 0,
 						      "tile stream is not in time order");
 			if (t->have && (best < 0 ||
-					t->rec.ts < gr->streams[best]->rec.ts))
+					feat_tile_rec_before(&t->rec, &gr->streams[best]->rec)))
 				best = (long)i;
 		}
 		if (best < 0 || gr->streams[best]->rec.ts >= T)

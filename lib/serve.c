@@ -208,7 +208,7 @@ int feat_serve_dump(const struct feat_plan *plan, const char *const *tiles,
 				goto out;
 			}
 			if (ins[i].have &&
-			    (best < 0 || ins[i].rec.ts < ins[best].rec.ts))
+			    (best < 0 || feat_tile_rec_before(&ins[i].rec, &ins[best].rec)))
 				best = (long)i;
 		}
 		if (best < 0)

@@ -187,7 +187,7 @@ out:
 }
 
 int feat_tile_write_event(struct feat_tile_writer *w, const void *key,
-			  size_t klen, int64_t ts,
+			  size_t klen, int64_t ts, uint64_t seq,
 			  const struct feat_value *inputs, size_t n,
 			  struct feat_error *err)
 {
@@ -197,6 +197,7 @@ int feat_tile_write_event(struct feat_tile_writer *w, const void *key,
 	if (feat_buf_addc(b, 1) < 0 || feat_buf_add_varint(b, klen) < 0 ||
 	    feat_buf_add(b, key, klen) < 0 ||
 	    feat_buf_add_svarint(b, (int64_t)((uint64_t)ts - (uint64_t)w->prev_ts)) < 0 ||
+	    feat_buf_add_svarint(b, (int64_t)(seq - w->prev_seq)) < 0 ||
 	    feat_buf_add_varint(b, n) < 0)
 		return feat_error_nomem(err);
 	for (i = 0; i < n; i++)
@@ -216,9 +217,10 @@ int feat_tile_write_event(struct feat_tile_writer *w, const void *key,
 		b->len = start;
 		if (feat_tile_writer_flush(w, err) < 0)
 			return -1;
-		return feat_tile_write_event(w, key, klen, ts, inputs, n, err);
+		return feat_tile_write_event(w, key, klen, ts, seq, inputs, n, err);
 	}
 	w->prev_ts = ts;
+	w->prev_seq = seq;
 	w->nrecords++;
 	return 0;
 }
@@ -261,6 +263,7 @@ int feat_tile_writer_flush(struct feat_tile_writer *w, struct feat_error *err)
 		w->total += w->nrecords;
 		w->nrecords = 0;
 		w->prev_ts = 0;
+		w->prev_seq = 0;
 		feat_buf_reset(&w->raw);
 	}
 	return feat_output_flush(w->out, err);
@@ -437,6 +440,7 @@ static int read_block(struct feat_tile_reader *r, struct feat_error *err)
 	r->block_off = 0;
 	r->block_left = count;
 	r->prev_ts = 0;
+	r->prev_seq = 0;
 	r->total += count;
 	r->in_off += BLOCK_HEADER + csize;
 	return 1;
@@ -466,11 +470,15 @@ int feat_tile_reader_next(struct feat_tile_reader *r,
 	rec->key = p;
 	rec->klen = (size_t)klen;
 	p += klen;
-	if (feat_get_svarint(&p, end, &d) < 0 || feat_get_varint(&p, end, &n) < 0 ||
-	    n != r->plan->group_bys[r->group_by].ninputs)
+	if (feat_get_svarint(&p, end, &d) < 0)
 		goto corrupt;
 	r->prev_ts = (int64_t)((uint64_t)r->prev_ts + (uint64_t)d);
 	rec->ts = r->prev_ts;
+	if (feat_get_svarint(&p, end, &d) < 0 || feat_get_varint(&p, end, &n) < 0 ||
+	    n != r->plan->group_bys[r->group_by].ninputs)
+		goto corrupt;
+	r->prev_seq += (uint64_t)d;
+	rec->seq = r->prev_seq;
 	for (i = 0; i < n; i++)
 		if (feat_tile_get_value(&p, end, &r->vals[i]) < 0)
 			goto corrupt;

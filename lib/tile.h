@@ -44,6 +44,7 @@ struct feat_tile_writer {
 	size_t nrecords;		/* in the current block */
 	uint64_t total;			/* in the stream */
 	int64_t prev_ts;
+	uint64_t prev_seq;
 };
 
 /*
@@ -55,11 +56,13 @@ int feat_tile_writer_init(struct feat_tile_writer *w, struct feat_output *out,
 			  struct feat_error *err);
 
 /*
- * Appends an event tile: the encoded key, the event time and the group_by's
- * n input values. Returns 0, or -1 with err set.
+ * Appends an event tile: the encoded key, the event time, its sequence
+ * number (its place among the events of the run that read it, which
+ * orders events of equal time) and the group_by's n input values.
+ * Returns 0, or -1 with err set.
  */
 int feat_tile_write_event(struct feat_tile_writer *w, const void *key,
-			  size_t klen, int64_t ts,
+			  size_t klen, int64_t ts, uint64_t seq,
 			  const struct feat_value *inputs, size_t n,
 			  struct feat_error *err);
 
@@ -76,9 +79,17 @@ struct feat_tile_rec {
 	const unsigned char *key;	/* encoded key; valid until next pull */
 	size_t klen;
 	int64_t ts;
+	uint64_t seq;			/* orders events of equal ts */
 	struct feat_value *inputs;	/* ninputs values */
 	size_t ninputs;
 };
+
+/* 1 when record a comes before b in a stream: by time, then sequence. */
+static inline int feat_tile_rec_before(const struct feat_tile_rec *a,
+				       const struct feat_tile_rec *b)
+{
+	return a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq);
+}
 
 struct feat_tile_reader {
 	char *name;
@@ -92,6 +103,7 @@ struct feat_tile_reader {
 	size_t block_off;
 	size_t block_left;		/* records left in the block */
 	int64_t prev_ts;
+	uint64_t prev_seq;
 	uint64_t total;
 	void *dctx;
 	struct feat_value *vals;

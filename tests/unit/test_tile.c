@@ -348,7 +348,7 @@ static void write_stream(const struct feat_plan *p, size_t gb,
 	for (i = 0; i < rs->n; i++) {
 		const struct rec *r = &rs->r[i];
 
-		require(feat_tile_write_event(&w, r->key, r->klen, r->ts, r->v,
+		require(feat_tile_write_event(&w, r->key, r->klen, r->ts, (uint64_t)i, r->v,
 					      r->n, &err) == 0);
 		if (mode == FLUSH_EACH || (mode == FLUSH_RANDOM && rnd() % 5 == 0))
 			require(feat_tile_writer_flush(&w, &err) == 0);
@@ -738,7 +738,7 @@ START_TEST(test_huge_record)
 		sink_open(&s);
 		feat_error_clear(&err);
 		ck_assert_int_eq(feat_tile_writer_init(&w, &s.out, p, 0, &err), 0);
-		ck_assert_int_eq(feat_tile_write_event(&w, "k", 1, 0, v, 5, &err), -1);
+		ck_assert_int_eq(feat_tile_write_event(&w, "k", 1, 0, 0, v, 5, &err), -1);
 		ck_assert_msg(strstr(err.msg, "is larger than a tile block may be") != NULL,
 			      "%s", err.msg);
 		feat_tile_writer_release(&w);
@@ -778,7 +778,7 @@ static void small_stream(const struct feat_plan *p, struct recs *rs,
 		for (i = 0; i < rs->n; i++) {
 			const struct rec *r = &rs->r[i];
 
-			ck_assert_int_eq(feat_tile_write_event(&w, r->key, r->klen, r->ts,
+			ck_assert_int_eq(feat_tile_write_event(&w, r->key, r->klen, r->ts, (uint64_t)i,
 							       r->v, 5, &err), 0);
 			if (i == 1 || i == 4)
 				ck_assert_int_eq(feat_tile_writer_flush(&w, &err), 0);
@@ -961,11 +961,11 @@ static const unsigned char ex_header[49] = {
 	0xa9,
 };
 
-static const unsigned char ex_raw[43] = {
+static const unsigned char ex_raw[45] = {
 	0x01, 0x04, 0x05, 0x02, 0x6d, 0x31, 0x80, 0xe0, 0xdf, 0x96, 0xf2, 0x67,
-	0x01, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x12, 0x40,
-	0x01, 0x04, 0x05, 0x02, 0x6d, 0x31, 0xfe, 0xd1, 0xcd, 0xe4, 0x06, 0x01,
-	0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0x3f,
+	0x00, 0x01, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x12, 0x40,
+	0x01, 0x04, 0x05, 0x02, 0x6d, 0x31, 0xfe, 0xd1, 0xcd, 0xe4, 0x06, 0x02,
+	0x01, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0x3f,
 };
 
 static const unsigned char ex_end[20] = {
@@ -1043,9 +1043,9 @@ START_TEST(test_example_written)
 	memset(&v, 0, sizeof(v));
 	v.type = FEAT_DOUBLE;
 	v.u.d = 4.5;
-	ck_assert_int_eq(feat_tile_write_event(&w, "\x05\x02m1", 4, 1784851200000, &v, 1, &err), 0);
+	ck_assert_int_eq(feat_tile_write_event(&w, "\x05\x02m1", 4, 1784851200000, 0, &v, 1, &err), 0);
 	v.u.d = 1;
-	ck_assert_int_eq(feat_tile_write_event(&w, "\x05\x02m1", 4, 1785761999999, &v, 1, &err), 0);
+	ck_assert_int_eq(feat_tile_write_event(&w, "\x05\x02m1", 4, 1785761999999, 1, &v, 1, &err), 0);
 	ck_assert_int_eq(feat_tile_writer_finish(&w, &err), 0);
 	feat_tile_writer_release(&w);
 	sink_close(&s, &b);
@@ -1056,14 +1056,14 @@ START_TEST(test_example_written)
 	u += 49;
 	ck_assert(u[0] == 'B' && u[1] == 0 && u[2] == 0 && u[3] == 0);
 	csize = le32(u + 4);
-	ck_assert_uint_eq(le32(u + 8), 43);
+	ck_assert_uint_eq(le32(u + 8), 45);
 	ck_assert_uint_eq(le32(u + 12), 2);
 	ck_assert_uint_eq(le32(u + 16), feat_fnv1a32(u, 16));
 	ck_assert_uint_eq(b.len, 49 + 20 + csize + 20);
 	/* One zstd frame with a content checksum, decoding to the records. */
 	ck_assert_uint_eq(ZSTD_findFrameCompressedSize(u + 20, csize), csize);
-	ck_assert_uint_eq(ZSTD_decompress(raw, sizeof(raw), u + 20, csize), 43);
-	ck_assert(memcmp(raw, ex_raw, 43) == 0);
+	ck_assert_uint_eq(ZSTD_decompress(raw, sizeof(raw), u + 20, csize), 45);
+	ck_assert(memcmp(raw, ex_raw, 45) == 0);
 	/* RFC 8878: the magic, then the frame header descriptor, whose
 	 * bit 2 is the Content_Checksum_flag. */
 	ck_assert_uint_eq(le32(u + 20), 0xfd2fb528u);
@@ -1096,7 +1096,7 @@ START_TEST(test_example_read)
 	struct feat_error err;
 
 	feat_buf_add(&b, ex_header, 49);
-	add_block(&b, 'B', ex_raw, 43, 2, 1);
+	add_block(&b, 'B', ex_raw, 45, 2, 1);
 	feat_buf_add(&b, ex_end, 20);
 	feat_error_clear(&err);
 	ck_assert_int_eq(feat_tile_reader_init(&r, "ex.tiles", p, &err), 0);
@@ -1153,7 +1153,7 @@ static void crafted_header(struct feat_buf *b, size_t at, unsigned char byte,
 		put32(h + 45, feat_fnv1a32(h, 45));
 	feat_buf_reset(b);
 	feat_buf_add(b, h, 49);
-	add_block(b, 'B', ex_raw, 43, 2, 1);
+	add_block(b, 'B', ex_raw, 45, 2, 1);
 	feat_buf_add(b, ex_end, 20);
 }
 
@@ -1211,17 +1211,17 @@ START_TEST(test_rejections)
 	add_block(&b, kind, rawp, rlen, count, ck); \
 	feat_buf_add(&b, ex_end, 20); \
 } while (0)
-	BLOCK('X', ex_raw, 43, 2, 1);
+	BLOCK('X', ex_raw, 45, 2, 1);
 	EXPECT("tile stream block header is corrupted");
-	BLOCK('B', ex_raw, 43, 2, 1);
+	BLOCK('B', ex_raw, 45, 2, 1);
 	b.ptr[49 + 2] = 1;
 	put32((unsigned char *)b.ptr + 49 + 16, feat_fnv1a32(b.ptr + 49, 16));
 	EXPECT("tile stream block header is corrupted");
-	BLOCK('B', ex_raw, 43, 2, 1);
+	BLOCK('B', ex_raw, 45, 2, 1);
 	b.ptr[49 + 16] ^= 1;
 	EXPECT("tile stream block header is corrupted");
 	/* R says 44: the frame does not decompress to exactly R bytes. */
-	BLOCK('B', ex_raw, 43, 2, 1);
+	BLOCK('B', ex_raw, 45, 2, 1);
 	put32((unsigned char *)b.ptr + 49 + 8, 44);
 	put32((unsigned char *)b.ptr + 49 + 16, feat_fnv1a32(b.ptr + 49, 16));
 	msg = read_crafted(p, &b, &err);
@@ -1231,53 +1231,53 @@ START_TEST(test_rejections)
 	 * R above what readers accept. (feat-format(5) still says 1 MiB; the
 	 * code accepts FEAT_TILE_BLOCK_LIMIT, for records larger than a block.)
 	 */
-	BLOCK('B', ex_raw, 43, 2, 1);
+	BLOCK('B', ex_raw, 45, 2, 1);
 	put32((unsigned char *)b.ptr + 49 + 8, FEAT_TILE_BLOCK_LIMIT + 1);
 	put32((unsigned char *)b.ptr + 49 + 16, feat_fnv1a32(b.ptr + 49, 16));
 	EXPECT("tile stream block header is corrupted");
 	/* The frame's content checksum. */
-	BLOCK('B', ex_raw, 43, 2, 1);
+	BLOCK('B', ex_raw, 45, 2, 1);
 	b.ptr[b.len - 20 - 1] ^= 0x40;
 	msg = read_crafted(p, &b, &err);
 	ck_assert_ptr_nonnull(msg);
 	ck_assert_msg(!strncmp(msg, "tile stream block is corrupted (", 32), "%s", msg);
 	/* A data block without records. */
-	BLOCK('B', ex_raw, 43, 0, 1);
+	BLOCK('B', ex_raw, 45, 0, 1);
 	EXPECT("tile stream block header is corrupted");
 	/* Record counts that do not match the records. */
-	BLOCK('B', ex_raw, 43, 3, 1);
+	BLOCK('B', ex_raw, 45, 3, 1);
 	EXPECT("tile stream record is corrupted");
-	BLOCK('B', ex_raw, 43, 1, 1);
+	BLOCK('B', ex_raw, 45, 1, 1);
 	EXPECT("tile stream record is corrupted");
 	/* An unknown record kind, an unknown value tag, a wrong N. */
-	memcpy(raw, ex_raw, 43);
-	raw[22] = 2;
-	BLOCK('B', raw, 43, 2, 1);
+	memcpy(raw, ex_raw, 45);
+	raw[23] = 2;
+	BLOCK('B', raw, 45, 2, 1);
 	EXPECT("tile stream record is corrupted");
-	memcpy(raw, ex_raw, 43);
-	raw[13] = 7;
-	BLOCK('B', raw, 43, 2, 1);
+	memcpy(raw, ex_raw, 45);
+	raw[14] = 0x7f;
+	BLOCK('B', raw, 45, 2, 1);
 	EXPECT("tile stream record is corrupted");
-	memcpy(raw, ex_raw, 43);
-	raw[12] = 2;
-	BLOCK('B', raw, 43, 2, 1);
+	memcpy(raw, ex_raw, 45);
+	raw[13] = 2;
+	BLOCK('B', raw, 45, 2, 1);
 	EXPECT("tile stream record is corrupted");
 	/* The end block must count the stream's records. */
 	feat_buf_reset(&b);
 	feat_buf_add(&b, ex_header, 49);
-	add_block(&b, 'B', ex_raw, 43, 2, 1);
+	add_block(&b, 'B', ex_raw, 45, 2, 1);
 	add_block(&b, 'E', NULL, 0, 3, 0);
 	EXPECT("tile stream end block does not match its records");
 	feat_buf_reset(&b);
 	feat_buf_add(&b, ex_header, 49);
-	add_block(&b, 'B', ex_raw, 43, 2, 1);
-	add_block(&b, 'B', ex_raw, 43, 2, 1);
+	add_block(&b, 'B', ex_raw, 45, 2, 1);
+	add_block(&b, 'B', ex_raw, 45, 2, 1);
 	feat_buf_add(&b, ex_end, 20);
 	EXPECT("tile stream end block does not match its records");
 	/* An end block with sizes. */
 	feat_buf_reset(&b);
 	feat_buf_add(&b, ex_header, 49);
-	add_block(&b, 'B', ex_raw, 43, 2, 1);
+	add_block(&b, 'B', ex_raw, 45, 2, 1);
 	{
 		unsigned char e[20];
 
@@ -1297,7 +1297,7 @@ START_TEST(test_rejections)
 	/* No end block at all. */
 	feat_buf_reset(&b);
 	feat_buf_add(&b, ex_header, 49);
-	add_block(&b, 'B', ex_raw, 43, 2, 1);
+	add_block(&b, 'B', ex_raw, 45, 2, 1);
 	EXPECT("truncated tile stream (no end block)");
 #undef BLOCK
 #undef EXPECT
