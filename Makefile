@@ -91,6 +91,7 @@ TOOLS += tests/tools/chunkcat
 
 UNIT_TESTS =
 UNIT_TESTS += tests/unit/test_accum
+UNIT_TESTS += tests/unit/test_aggop
 UNIT_TESTS += tests/unit/test_csvin
 UNIT_TESTS += tests/unit/test_expr
 UNIT_TESTS += tests/unit/test_format

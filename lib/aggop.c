@@ -5,9 +5,10 @@
  * needs:
  *
  *   count                 n
- *   sum, avg              n, b (int sum, wrapping) or s1 (exact)
+ *   sum, avg              n, a:b (int sum, 128 bits) or s1 (exact)
  *   var, stddev           n, s1, s2 (exact sums of x and of x*x, the
- *                         square split exactly into two doubles by fma)
+ *                         square split exactly into two doubles by fma);
+ *                         b: 1 when a square overflowed
  *   min, max, first, last n, a (the word)
  *   first_k, last_k,
  *   top_k, bottom_k       ext: a list of at most k words
@@ -16,6 +17,7 @@
  *   approx_unique_count   ext: HyperLogLog registers
  *   approx_percentile     ext: a DDSketch (logarithmic buckets of counts)
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,16 +59,14 @@ struct bystate {
 	size_t n, cap;
 };
 
-/* DDSketch: counts of values in buckets (gamma^(k-1), gamma^k]. */
-struct dstore {
-	int32_t lo;		/* the key of counts[0] */
-	uint32_t len;
-	uint64_t *counts;
-};
-
+/*
+ * DDSketch: counts of values in logarithmic buckets, |x| in
+ * (gamma^(k-1), gamma^k] for bucket k, kept in maps from k to count so that
+ * the memory follows the buckets in use, whatever the spread of values.
+ */
 struct ddsketch {
 	int64_t zero;
-	struct dstore pos, neg;
+	struct wmap pos, neg;
 };
 
 static inline uint64_t mix64(uint64_t x)
@@ -451,87 +451,104 @@ static double dd_gamma(const struct feat_agg *a)
 	return (1 + a->rel_error) / (1 - a->rel_error);
 }
 
-static int dstore_add(struct dstore *s, int32_t key, uint64_t cnt)
-{
-	if (!s->len) {
-		s->counts = calloc(16, sizeof(uint64_t));
-		if (!s->counts)
-			return -1;
-		s->lo = key - 8;
-		s->len = 16;
-	}
-	if (key < s->lo || key >= s->lo + (int32_t)s->len) {
-		int32_t lo = key < s->lo ? key : s->lo;
-		int32_t hi = key >= s->lo + (int32_t)s->len ? key + 1
-							   : s->lo + (int32_t)s->len;
-		uint32_t len = (uint32_t)(hi - lo);
-		uint64_t *c;
-
-		len += len / 2;
-		if (key < s->lo)
-			lo = hi - (int32_t)len;
-		c = calloc(len, sizeof(uint64_t));
-		if (!c)
-			return -1;
-		memcpy(c + (s->lo - lo), s->counts, s->len * sizeof(uint64_t));
-		free(s->counts);
-		s->counts = c;
-		s->lo = lo;
-		s->len = len;
-	}
-	s->counts[key - s->lo] += cnt;
-	return 0;
-}
-
 static int dd_add(const struct feat_agg *a, struct ddsketch *d, double x,
-		  uint64_t cnt)
+		  int64_t cnt)
 {
 	double lg = log(dd_gamma(a));
 
 	if (x == 0) {
-		d->zero += (int64_t)cnt;
+		d->zero += cnt;
 		return 0;
 	}
 	if (x > 0)
-		return dstore_add(&d->pos, (int32_t)ceil(log(x) / lg), cnt);
-	return dstore_add(&d->neg, (int32_t)ceil(log(-x) / lg), cnt);
+		return wmap_add(&d->pos, (uint64_t)(int64_t)ceil(log(x) / lg), cnt);
+	return wmap_add(&d->neg, (uint64_t)(int64_t)ceil(log(-x) / lg), cnt);
 }
 
-static double dd_value(const struct feat_agg *a, int32_t key)
+/* The value a bucket stands for: 2 gamma^k / (gamma + 1), which is within
+ * the relative error of every value in it; never beyond the doubles. */
+static double dd_value(const struct feat_agg *a, int64_t key)
 {
 	double g = dd_gamma(a);
+	double v = exp((double)key * log(g) + log(2 / (g + 1)));
 
-	return 2 * exp(key * log(g)) / (g + 1);
+	return v - v == 0 ? v : DBL_MAX;
 }
 
-static double dd_quantile(const struct feat_agg *a, const struct ddsketch *d,
-			  int64_t n, double q)
+static int cmp_i64(const void *x, const void *y)
 {
-	double rank = q * (double)(n - 1), seen = 0;
-	int32_t i;
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
 
-	for (i = (int32_t)d->neg.len - 1; i >= 0; i--) {
-		seen += (double)d->neg.counts[i];
-		if (seen > rank)
-			return -dd_value(a, d->neg.lo + i);
+	return (a > b) - (a < b);
+}
+
+/* The keys of a store, sorted; NULL when out of memory. */
+static int64_t *dd_keys(const struct wmap *m)
+{
+	int64_t *k = malloc((m->n + 1) * sizeof(*k));
+	size_t i, n = 0;
+
+	if (!k)
+		return NULL;
+	for (i = 0; i < m->cap; i++)
+		if (m->used[i])
+			k[n++] = (int64_t)m->keys[i];
+	qsort(k, n, sizeof(*k), cmp_i64);
+	return k;
+}
+
+/*
+ * The value at rank floor(q * (n - 1)) of the sorted values (numpy's
+ * "lower"; DDSketch's own): most negative buckets first, then zeros, then
+ * the positive ones. Sets *v, or returns -1 when out of memory.
+ */
+static int dd_quantile(const struct feat_agg *a, const struct ddsketch *d,
+		       int64_t n, double q, double *v)
+{
+	double rank = floor(q * (double)(n - 1)), seen = 0;
+	int64_t *neg = dd_keys(&d->neg), *pos = dd_keys(&d->pos);
+	size_t i;
+	int ret = -1;
+
+	if (!neg || !pos)
+		goto out;
+	ret = 0;
+	for (i = d->neg.n; i-- > 0;) {
+		seen += (double)wmap_get(&d->neg, (uint64_t)neg[i]);
+		if (seen > rank) {
+			*v = -dd_value(a, neg[i]);
+			goto out;
+		}
 	}
 	seen += (double)d->zero;
-	if (seen > rank)
-		return 0;
-	for (i = 0; i < (int32_t)d->pos.len; i++) {
-		seen += (double)d->pos.counts[i];
-		if (seen > rank)
-			return dd_value(a, d->pos.lo + i);
+	if (seen > rank) {
+		*v = 0;
+		goto out;
 	}
-	return d->pos.len ? dd_value(a, d->pos.lo + (int32_t)d->pos.len - 1) : 0;
+	for (i = 0; i < d->pos.n; i++) {
+		seen += (double)wmap_get(&d->pos, (uint64_t)pos[i]);
+		if (seen > rank) {
+			*v = dd_value(a, pos[i]);
+			goto out;
+		}
+	}
+	*v = d->pos.n ? dd_value(a, pos[d->pos.n - 1]) : 0;
+out:
+	free(neg);
+	free(pos);
+	return ret;
 }
 
 static void dd_free(struct ddsketch *d)
 {
 	if (!d)
 		return;
-	free(d->pos.counts);
-	free(d->neg.counts);
+	free(d->pos.keys);
+	free(d->pos.cnt);
+	free(d->pos.used);
+	free(d->neg.keys);
+	free(d->neg.cnt);
+	free(d->neg.used);
 	free(d);
 }
 
@@ -634,10 +651,8 @@ void feat_aggop_reset(const struct feat_agg *a, struct feat_astate *s)
 		struct ddsketch *d = s->ext;
 
 		d->zero = 0;
-		if (d->pos.len)
-			memset(d->pos.counts, 0, d->pos.len * sizeof(uint64_t));
-		if (d->neg.len)
-			memset(d->neg.counts, 0, d->neg.len * sizeof(uint64_t));
+		wmap_clear(&d->pos);
+		wmap_clear(&d->neg);
 	}
 }
 
@@ -675,14 +690,35 @@ void feat_aggop_release(const struct feat_agg *a, struct feat_astate *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* x*x as hi + lo exactly (fma), both added: the sum of squares is exact. */
-static void add_square(struct feat_accum *acc, double x)
+/* x*x as hi + lo exactly (fma), both added: the sum of squares is exact.
+ * Returns -1, adding nothing, when the square is beyond the doubles. */
+static int add_square(struct feat_accum *acc, double x)
 {
-	double hi = x * x, lo = fma(x, x, -hi);
+	double hi = x * x, lo;
 
+	if (!(hi - hi == 0))
+		return -1;
+	lo = fma(x, x, -hi);
 	feat_accum_add(acc, hi);
 	if (lo != 0)
 		feat_accum_add(acc, lo);
+	return 0;
+}
+
+static feat_i128 i128_get(const struct feat_astate *s)
+{
+	return (feat_i128)(((unsigned __int128)s->a << 64) | s->b);
+}
+
+static void i128_set(struct feat_astate *s, feat_i128 v)
+{
+	s->a = (uint64_t)((unsigned __int128)v >> 64);
+	s->b = (uint64_t)v;
+}
+
+static void i128_add(struct feat_astate *s, feat_i128 v)
+{
+	i128_set(s, i128_get(s) + v);
 }
 
 int feat_aggop_add(const struct feat_agg *a, const struct feat_aggctx *ctx,
@@ -716,14 +752,15 @@ int feat_aggop_add(const struct feat_agg *a, const struct feat_aggctx *ctx,
 		if (s->s1)
 			feat_accum_add(s->s1, word_d(w));
 		else
-			s->b += w;
+			i128_add(s, (int64_t)w);
 		break;
 	case FEAT_OP_VAR:
 	case FEAT_OP_STDDEV: {
 		double x = word_num(t, w);
 
 		feat_accum_add(s->s1, x);
-		add_square(s->s2, x);
+		if (add_square(s->s2, x) < 0)
+			s->b = 1;
 		break;
 	}
 	case FEAT_OP_MIN:
@@ -821,9 +858,11 @@ int feat_aggop_merge(const struct feat_agg *a, const struct feat_aggctx *ctx,
 		if (dst->s1)
 			feat_accum_merge(dst->s1, src->s1);
 		else
-			dst->b += src->b;
-		if (dst->s2)
+			i128_add(dst, i128_get(src));
+		if (dst->s2) {
 			feat_accum_merge(dst->s2, src->s2);
+			dst->b |= src->b;
+		}
 		break;
 	case FEAT_OP_MIN:
 		if (!dst->n || feat_word_cmp(ctx, t, src->a, dst->a) < 0)
@@ -874,14 +913,16 @@ int feat_aggop_merge(const struct feat_agg *a, const struct feat_aggctx *ctx,
 		struct ddsketch *d = dst->ext;
 		const struct ddsketch *r = src->ext;
 
+		size_t j;
+
 		d->zero += r->zero;
-		for (i = 0; i < r->pos.len; i++)
-			if (r->pos.counts[i] &&
-			    dstore_add(&d->pos, r->pos.lo + (int32_t)i, r->pos.counts[i]) < 0)
+		for (j = 0; j < r->pos.cap; j++)
+			if (r->pos.used[j] &&
+			    wmap_add(&d->pos, r->pos.keys[j], r->pos.cnt[j]) < 0)
 				return -1;
-		for (i = 0; i < r->neg.len; i++)
-			if (r->neg.counts[i] &&
-			    dstore_add(&d->neg, r->neg.lo + (int32_t)i, r->neg.counts[i]) < 0)
+		for (j = 0; j < r->neg.cap; j++)
+			if (r->neg.used[j] &&
+			    wmap_add(&d->neg, r->neg.keys[j], r->neg.cnt[j]) < 0)
 				return -1;
 		break;
 	}
@@ -1169,16 +1210,17 @@ int feat_aggop_result(const struct feat_agg *a, const struct feat_aggctx *ctx,
 				out->u.d /= (double)s->n;
 		} else if (a->op == FEAT_OP_AVG) {
 			out->type = FEAT_DOUBLE;
-			out->u.d = (double)(int64_t)s->b / (double)s->n;
+			out->u.d = (double)i128_get(s) / (double)s->n;
 		} else {
-			out->type = FEAT_INT;
-			out->u.i = (int64_t)s->b;
+			feat_i128_value(i128_get(s), out);
 		}
 		if (out->type == FEAT_DOUBLE && !(out->u.d - out->u.d == 0))
 			out->type = FEAT_NULL;
 		return 0;
 	case FEAT_OP_VAR:
 	case FEAT_OP_STDDEV:
+		if (s->b)
+			return 0;	/* a square beyond the doubles: null */
 		out->type = FEAT_DOUBLE;
 		out->u.d = variance(s);
 		if (a->op == FEAT_OP_STDDEV)
@@ -1223,7 +1265,8 @@ int feat_aggop_result(const struct feat_agg *a, const struct feat_aggctx *ctx,
 			if (i)
 				feat_buf_addc(json, ',');
 			v.type = FEAT_DOUBLE;
-			v.u.d = dd_quantile(a, s->ext, s->n, a->percentiles[i]);
+			if (dd_quantile(a, s->ext, s->n, a->percentiles[i], &v.u.d) < 0)
+				return -1;
 			feat_fmt_json_value(json, &v);
 		}
 		feat_buf_addc(json, ']');

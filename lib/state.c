@@ -27,7 +27,7 @@ struct mono {
 
 struct wstat {
 	int64_t n;			/* non-null values inside */
-	uint64_t isum;			/* int sums wrap like two's complement */
+	feat_i128 isum;			/* int sums, exact */
 	struct feat_accum *acc;		/* double sums */
 	struct mono mn, mx;
 	uint64_t last;			/* seq + 1 of the newest non-null */
@@ -35,7 +35,7 @@ struct wstat {
 
 struct ustat {
 	int64_t n;
-	uint64_t isum;
+	feat_i128 isum;
 	struct feat_accum *acc;
 	int has;
 	uint64_t min, max, last;
@@ -408,7 +408,7 @@ static void leave(const struct feat_state *st, struct feat_state_key *k,
 		if (ws->acc)
 			feat_accum_sub(ws->acc, as_d(e[2 + i]));
 		else
-			ws->isum -= e[2 + i];
+			ws->isum -= (int64_t)e[2 + i];
 		if (ws->mn.len && mono_front(&ws->mn) == s) {
 			ws->mn.head++;
 			ws->mn.len--;
@@ -717,7 +717,7 @@ int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 			if (ws->acc)
 				feat_accum_add(ws->acc, v->u.d);
 			else
-				ws->isum += word;
+				ws->isum += (int64_t)word;
 			ws->last = seq + 1;
 			/* Earliest of equal extremes stays in front. */
 			if (need & NEED(FEAT_OP_MIN)) {
@@ -743,7 +743,7 @@ int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 			if (us->acc)
 				feat_accum_add(us->acc, v->u.d);
 			else
-				us->isum += word;
+				us->isum += (int64_t)word;
 			if (!us->has || cmp_word(st, v->type, word, us->min) < 0)
 				us->min = word;
 			if (!us->has || cmp_word(st, v->type, word, us->max) > 0)
@@ -767,7 +767,7 @@ long feat_state_find(const struct feat_state *st, const void *key,
 	return feat_keymap_find(&st->keys, key, klen);
 }
 
-static void sum_value(int64_t n, uint64_t isum, struct feat_accum *acc,
+static void sum_value(int64_t n, feat_i128 isum, struct feat_accum *acc,
 		      enum feat_op op, struct feat_value *v)
 {
 	if (!n) {
@@ -783,10 +783,9 @@ static void sum_value(int64_t n, uint64_t isum, struct feat_accum *acc,
 		v->u.d = d;
 	} else if (op == FEAT_OP_AVG) {
 		v->type = FEAT_DOUBLE;
-		v->u.d = (double)(int64_t)isum / (double)n;
+		v->u.d = (double)isum / (double)n;
 	} else {
-		v->type = FEAT_INT;
-		v->u.i = (int64_t)isum;
+		feat_i128_value(isum, v);
 	}
 	/* A sum beyond the double range is no number: null, like NaN. */
 	if (v->type == FEAT_DOUBLE && !(v->u.d - v->u.d == 0))

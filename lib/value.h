@@ -38,6 +38,23 @@ struct feat_value {
 	} u;
 };
 
+/* A 128-bit integer: sums of int64 values that cannot overflow. */
+__extension__ typedef __int128 feat_i128;
+
+/*
+ * Sets *v to an int sum if it fits int64, to null otherwise (an int sum
+ * beyond int64 is no number, as a double sum beyond the doubles is not).
+ */
+static inline void feat_i128_value(feat_i128 s, struct feat_value *v)
+{
+	if (s > INT64_MAX || s < INT64_MIN) {
+		v->type = FEAT_NULL;
+	} else {
+		v->type = FEAT_INT;
+		v->u.i = (int64_t)s;
+	}
+}
+
 /* Returns "bool", "int", "double", "string", "timestamp" or "null". */
 const char *feat_type_name(enum feat_type t);
 
