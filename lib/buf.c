@@ -16,13 +16,11 @@ void feat_buf_release(struct feat_buf *b)
 	b->cap = 0;
 }
 
-int feat_buf_grow(struct feat_buf *b, size_t n)
+int feat_buf_grow_slow(struct feat_buf *b, size_t n)
 {
 	size_t want, cap;
 	char *p;
 
-	if (b->len + n + 1 <= b->cap)
-		return 0;
 	want = b->len + n + 1;
 	if (want < b->len)
 		return -1;
@@ -41,27 +39,9 @@ int feat_buf_grow(struct feat_buf *b, size_t n)
 	return 0;
 }
 
-int feat_buf_add(struct feat_buf *b, const void *p, size_t n)
-{
-	if (feat_buf_grow(b, n) < 0)
-		return -1;
-	if (n)
-		memcpy(b->ptr + b->len, p, n);
-	b->len += n;
-	b->ptr[b->len] = '\0';
-	return 0;
-}
-
 int feat_buf_adds(struct feat_buf *b, const char *s)
 {
 	return feat_buf_add(b, s, strlen(s));
-}
-
-int feat_buf_addc(struct feat_buf *b, int c)
-{
-	char ch = (char)c;
-
-	return feat_buf_add(b, &ch, 1);
 }
 
 int feat_buf_addf(struct feat_buf *b, const char *fmt, ...)
@@ -79,24 +59,6 @@ int feat_buf_addf(struct feat_buf *b, const char *fmt, ...)
 	va_end(ap);
 	b->len += (size_t)n;
 	return 0;
-}
-
-int feat_buf_add_varint(struct feat_buf *b, uint64_t v)
-{
-	unsigned char tmp[10];
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		tmp[n++] = (unsigned char)(v | 0x80);
-		v >>= 7;
-	}
-	tmp[n++] = (unsigned char)v;
-	return feat_buf_add(b, tmp, n);
-}
-
-int feat_buf_add_svarint(struct feat_buf *b, int64_t v)
-{
-	return feat_buf_add_varint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
 }
 
 int feat_get_varint(const unsigned char **p, const unsigned char *end,

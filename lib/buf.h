@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct feat_buf {
 	char *ptr;
@@ -22,27 +23,67 @@ struct feat_buf {
 /* Releases the memory and leaves an empty, reusable buffer. */
 void feat_buf_release(struct feat_buf *b);
 
+/* Makes room for n more bytes (the slow path of feat_buf_grow). */
+int feat_buf_grow_slow(struct feat_buf *b, size_t n);
+
 /* Makes room for n more bytes. Returns 0 or -1. */
-int feat_buf_grow(struct feat_buf *b, size_t n);
+static inline int feat_buf_grow(struct feat_buf *b, size_t n)
+{
+	return b->len + n + 1 <= b->cap ? 0 : feat_buf_grow_slow(b, n);
+}
 
 /* Appends n bytes. Returns 0 or -1. */
-int feat_buf_add(struct feat_buf *b, const void *p, size_t n);
+static inline int feat_buf_add(struct feat_buf *b, const void *p, size_t n)
+{
+	if (feat_buf_grow(b, n) < 0)
+		return -1;
+	if (n)
+		memcpy(b->ptr + b->len, p, n);
+	b->len += n;
+	b->ptr[b->len] = '\0';
+	return 0;
+}
 
 /* Appends a C string. Returns 0 or -1. */
 int feat_buf_adds(struct feat_buf *b, const char *s);
 
 /* Appends one byte. Returns 0 or -1. */
-int feat_buf_addc(struct feat_buf *b, int c);
+static inline int feat_buf_addc(struct feat_buf *b, int c)
+{
+	if (feat_buf_grow(b, 1) < 0)
+		return -1;
+	b->ptr[b->len++] = (char)c;
+	b->ptr[b->len] = '\0';
+	return 0;
+}
 
 /* Appends printf-style text. Returns 0 or -1. */
 int feat_buf_addf(struct feat_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* Appends v as an unsigned LEB128 varint. Returns 0 or -1. */
-int feat_buf_add_varint(struct feat_buf *b, uint64_t v);
+static inline int feat_buf_add_varint(struct feat_buf *b, uint64_t v)
+{
+	char *p;
+
+	if (feat_buf_grow(b, 10) < 0)
+		return -1;
+	p = b->ptr + b->len;
+	while (v >= 0x80) {
+		*p++ = (char)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (char)v;
+	b->len = (size_t)(p - b->ptr);
+	b->ptr[b->len] = '\0';
+	return 0;
+}
 
 /* Appends v as a zigzag-encoded signed varint. Returns 0 or -1. */
-int feat_buf_add_svarint(struct feat_buf *b, int64_t v);
+static inline int feat_buf_add_svarint(struct feat_buf *b, int64_t v)
+{
+	return feat_buf_add_varint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
 
 /* Empties the buffer, keeping its memory. */
 static inline void feat_buf_reset(struct feat_buf *b)

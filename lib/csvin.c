@@ -26,6 +26,7 @@ struct feat_csv {
 	struct feat_error *err;
 	int failed;
 	int cr_pending;		/* the last row ended with '\r' */
+	size_t null_len;	/* strlen of the null spelling */
 	long line;		/* line where the next row starts */
 	long row_newlines;	/* line breaks inside this row's fields */
 	int have_header;
@@ -52,11 +53,6 @@ static int no_space(unsigned char c)
 	return 0;
 }
 
-static int is_term(unsigned char c)
-{
-	return c == '\n' || c == '\r';
-}
-
 struct feat_csv *feat_csv_new(const struct feat_source *src, const char *file,
 			      feat_csv_row_fn fn, void *ctx)
 {
@@ -70,9 +66,11 @@ struct feat_csv *feat_csv_new(const struct feat_source *src, const char *file,
 	}
 	csv_set_delim(&r->p, (unsigned char)src->fmt.delim);
 	csv_set_quote(&r->p, (unsigned char)src->fmt.quote);
+	/* libcsv trims spaces and tabs around unquoted fields unless told
+	 * otherwise; they belong to the field. Its line breaks are ours. */
 	csv_set_space_func(&r->p, no_space);
-	csv_set_term_func(&r->p, is_term);
 	r->src = src;
+	r->null_len = strlen(src->fmt.null_text);
 	r->file = strdup(file);
 	r->fn = fn;
 	r->ctx = ctx;
@@ -152,8 +150,7 @@ static int convert(struct feat_csv *r, size_t col, const char *s, size_t n,
 	const char *what = NULL;
 
 	r->seen[col] = 1;
-	if (n == strlen(r->src->fmt.null_text) &&
-	    !memcmp(s, r->src->fmt.null_text, n)) {
+	if (n == r->null_len && !memcmp(s, r->src->fmt.null_text, n)) {
 		v->type = FEAT_NULL;
 		return 0;
 	}
