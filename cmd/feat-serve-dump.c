@@ -10,7 +10,7 @@
 #include "serve.h"
 
 static const char usage[] =
-	"usage: feat-serve-dump [-q] [-o file] [--format jsonl|csv] [--at T] [--group-by name]\n"
+	"usage: feat-serve-dump [-q] [-o file] [--format jsonl|csv|resp] [--at T] [--group-by name]\n"
 	"                       plan tiles ...\n";
 
 static const char help[] =
@@ -21,7 +21,9 @@ static const char help[] =
 	"                       (default: 1 ms after the latest event)\n"
 	"  -g, --group-by NAME  only this group_by\n"
 	"  -o, --output FILE    write to FILE atomically (default: stdout)\n"
-	"  -F, --format FORMAT  jsonl (default) or csv (one group_by)\n"
+	"  -F, --format FORMAT  jsonl (default), csv (one group_by), or resp: Redis\n"
+	"                       protocol (DEL and HSET <group_by>:<key> per key) for\n"
+	"                       redis-cli --pipe\n"
 	"  -q, --quiet          no summary on stderr\n"
 	"  -h, --help           show this help\n";
 
@@ -58,7 +60,7 @@ int main(int argc, char **argv)
 		case 'o': output = optarg; break;
 		case 'F':
 			if (feat_out_format_parse(optarg, &fmt) < 0 || fmt == FEAT_OUT_TILES)
-				usage_error(usage, "unknown format '%s' (jsonl, csv)", optarg);
+				usage_error(usage, "unknown format '%s' (jsonl, csv, resp)", optarg);
 			break;
 		case 'q': break;
 		case 'h': fputs(usage, stdout); fputs(help, stdout); return 0;

@@ -14,6 +14,8 @@ int feat_out_format_parse(const char *s, enum feat_out_format *f)
 		*f = FEAT_OUT_JSONL;
 	else if (!strcmp(s, "tiles"))
 		*f = FEAT_OUT_TILES;
+	else if (!strcmp(s, "resp"))
+		*f = FEAT_OUT_RESP;
 	else
 		return -1;
 	return 0;
@@ -155,4 +157,25 @@ int feat_fmt_json_value(struct feat_buf *b, const struct feat_value *v)
 	default:
 		return number(b, v);
 	}
+}
+
+int feat_fmt_text_value(struct feat_buf *b, const struct feat_value *v)
+{
+	switch (v->type) {
+	case FEAT_STRING:
+	case FEAT_JSON:
+		return feat_buf_add(b, v->u.s.ptr, v->u.s.len);
+	case FEAT_VECTOR:
+	case FEAT_STRLIST:
+		return feat_fmt_json_value(b, v);
+	default:
+		return feat_fmt_csv_value(b, v);
+	}
+}
+
+int feat_fmt_resp_bulk(struct feat_buf *b, const char *s, size_t n)
+{
+	if (feat_buf_addf(b, "$%zu\r\n", n) < 0 || feat_buf_add(b, s, n) < 0)
+		return -1;
+	return feat_buf_add(b, "\r\n", 2);
 }

@@ -16,6 +16,7 @@ enum feat_out_format {
 	FEAT_OUT_CSV,
 	FEAT_OUT_JSONL,
 	FEAT_OUT_TILES,
+	FEAT_OUT_RESP,		/* Redis protocol, for redis-cli --pipe */
 };
 
 /* Parses "csv", "jsonl" (or "json"), "tiles". Returns 0 or -1. */
@@ -26,6 +27,13 @@ int feat_fmt_csv_value(struct feat_buf *b, const struct feat_value *v);
 
 /* Appends v as a JSON value. Returns 0 or -1. */
 int feat_fmt_json_value(struct feat_buf *b, const struct feat_value *v);
+
+/* Appends v as plain text, unquoted: a string's bytes, a number's
+ * shortest text, true/false, a list's JSON; nothing for null. 0 or -1. */
+int feat_fmt_text_value(struct feat_buf *b, const struct feat_value *v);
+
+/* Appends a Redis protocol bulk string ($len, CRLF, bytes, CRLF). */
+int feat_fmt_resp_bulk(struct feat_buf *b, const char *s, size_t n);
 
 /* Appends s as a JSON string with quotes and escapes. Returns 0 or -1. */
 int feat_fmt_json_string(struct feat_buf *b, const char *s, size_t n);

@@ -57,6 +57,56 @@ static int cmp_key(const void *x, const void *y)
 	return (la > lb) - (la < lb);
 }
 
+/*
+ * One key in Redis protocol: DEL <group_by>:<key values joined by ':'>,
+ * then HSET of its non-null features, so that a feature gone null is gone
+ * from the hash too (redis-cli --pipe runs them in order).
+ */
+static int resp_row(struct feat_buf *b, const struct feat_group_by *g,
+		    const unsigned char *p, const unsigned char *end,
+		    const struct feat_value *vals, struct feat_error *err)
+{
+	struct feat_buf key = FEAT_BUF_INIT, val = FEAT_BUF_INIT;
+	size_t k, n = 0;
+	int ret = -1;
+
+	feat_buf_adds(&key, g->name);
+	for (k = 0; k < g->nkeys; k++) {
+		struct feat_value v;
+
+		if (feat_tile_get_value(&p, end, &v) < 0) {
+			feat_error_set(err, NULL, 0, 0, "internal error: bad key");
+			goto out;
+		}
+		feat_buf_addc(&key, ':');
+		feat_fmt_text_value(&key, &v);
+	}
+	for (k = 0; k < g->nfeatures; k++)
+		n += vals[k].type != FEAT_NULL;
+	feat_buf_adds(b, "*2\r\n");
+	feat_fmt_resp_bulk(b, "DEL", 3);
+	feat_fmt_resp_bulk(b, key.ptr, key.len);
+	if (n) {
+		feat_buf_addf(b, "*%zu\r\n", 2 + 2 * n);
+		feat_fmt_resp_bulk(b, "HSET", 4);
+		feat_fmt_resp_bulk(b, key.ptr, key.len);
+		for (k = 0; k < g->nfeatures; k++) {
+			if (vals[k].type == FEAT_NULL)
+				continue;
+			feat_buf_reset(&val);
+			feat_fmt_text_value(&val, &vals[k]);
+			feat_fmt_resp_bulk(b, g->features[k].name,
+					   strlen(g->features[k].name));
+			feat_fmt_resp_bulk(b, val.ptr ? val.ptr : "", val.len);
+		}
+	}
+	ret = key.ptr && b->ptr ? 0 : feat_error_nomem(err);
+out:
+	feat_buf_release(&key);
+	feat_buf_release(&val);
+	return ret;
+}
+
 static int dump_group_by(const struct feat_plan *plan, size_t gi,
 			 struct feat_state *st, int64_t at,
 			 struct feat_output *out, enum feat_out_format fmt,
@@ -92,6 +142,11 @@ static int dump_group_by(const struct feat_plan *plan, size_t gi,
 		feat_buf_reset(&json);
 		if (feat_state_eval(st, (long)order[i], at, vals, &json, err) < 0)
 			goto out;
+		if (fmt == FEAT_OUT_RESP) {
+			if (resp_row(&b, g, p, end, vals, err) < 0)
+				goto out;
+			goto next;
+		}
 		if (fmt == FEAT_OUT_JSONL) {
 			feat_buf_adds(&b, "{\"group_by\":");
 			feat_fmt_json_string(&b, g->name, strlen(g->name));
@@ -122,6 +177,7 @@ static int dump_group_by(const struct feat_plan *plan, size_t gi,
 			}
 		}
 		feat_buf_adds(&b, fmt == FEAT_OUT_JSONL ? "}\n" : "\n");
+next:
 		if (!b.ptr) {
 			feat_error_nomem(err);
 			goto out;
