@@ -114,7 +114,8 @@ int feat_word_cmp(const struct feat_aggctx *ctx, enum feat_type t, uint64_t x,
 	}
 	case FEAT_STRING:
 	case FEAT_VECTOR:
-	case FEAT_STRLIST: {
+	case FEAT_STRLIST:
+	case FEAT_MAP: {
 		size_t la, lb;
 		const unsigned char *pa = feat_keymap_key(ctx->strings, x, &la);
 		const unsigned char *pb = feat_keymap_key(ctx->strings, y, &lb);
@@ -133,7 +134,8 @@ void feat_word_value(const struct feat_aggctx *ctx, enum feat_type t,
 	v->type = t;
 	if (t == FEAT_DOUBLE)
 		v->u.d = word_d(w);
-	else if (t == FEAT_STRING || t == FEAT_VECTOR || t == FEAT_STRLIST)
+	else if (t == FEAT_STRING || t == FEAT_VECTOR || t == FEAT_STRLIST ||
+		 t == FEAT_MAP)
 		v->u.s.ptr = (const char *)feat_keymap_key(ctx->strings, w,
 							   &v->u.s.len);
 	else
@@ -404,7 +406,8 @@ static uint64_t value_hash(const struct feat_aggctx *ctx, enum feat_type t,
 	unsigned char b[8];
 	int i;
 
-	if (t == FEAT_STRING || t == FEAT_VECTOR || t == FEAT_STRLIST) {
+	if (t == FEAT_STRING || t == FEAT_VECTOR || t == FEAT_STRLIST ||
+	    t == FEAT_MAP) {
 		size_t n;
 		const unsigned char *p = feat_keymap_key(ctx->strings, w, &n);
 

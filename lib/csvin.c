@@ -205,6 +205,22 @@ static int convert(struct feat_csv *r, size_t col, const char *s, size_t n,
 		v->u.s.len = r->arena.len - start;
 		break;
 	}
+	case FEAT_MAP: {
+		size_t start = r->arena.len;
+		int rc;
+
+		v->type = FEAT_MAP;
+		rc = feat_json_map(s, n, &r->arena, &r->tmp);
+		if (rc < 0) {
+			r->arena.len = start;
+			what = rc == -2 ? "map<string,double> (a key appears twice)"
+					: "map<string,double> (a JSON object of numbers)";
+			break;
+		}
+		v->u.s.ptr = (const char *)(uintptr_t)start;
+		v->u.s.len = r->arena.len - start;
+		break;
+	}
 	case FEAT_NULL:
 	case FEAT_JSON:
 		break;
@@ -332,7 +348,7 @@ static void end_row(struct feat_csv *r)
 		r->fields[i] = r->arena.ptr + r->field_off[i];
 	for (i = 0; i < src->ncols; i++)
 		if (r->vals[i].type == FEAT_STRING || r->vals[i].type == FEAT_VECTOR ||
-		    r->vals[i].type == FEAT_STRLIST)
+		    r->vals[i].type == FEAT_STRLIST || r->vals[i].type == FEAT_MAP)
 			r->vals[i].u.s.ptr = r->arena.ptr +
 					     (uintptr_t)r->vals[i].u.s.ptr;
 	row.vals = r->vals;

@@ -29,8 +29,10 @@
  * whether "and"/"or"/"if"/coalesce() arguments are cheap enough to evaluate
  * all of them without jumps. "case" is a chain of conditional jumps;
  * concat() and "in" are n-ary instructions whose operands follow them in
- * OP_ARG instructions. Functions that make strings write them into scratch
- * space owned by the expression, one slot per instruction (struct slot).
+ * OP_ARG instructions. Functions that make strings, and split(), which
+ * makes a list, write them into scratch space owned by the expression, one
+ * slot per instruction (struct slot). Element access (x[i], m['k']) makes
+ * nothing: a string element points into its list.
  */
 #include <inttypes.h>
 #include <limits.h>
@@ -118,6 +120,13 @@ enum opcode {
 	/* time */
 	OP_HOUR, OP_DOW,
 	OP_DATE,		/* 'YYYY-MM-DD' in slot c */
+	/* lists and maps */
+	OP_INDEX_V,		/* element b of list<double> a, or null */
+	OP_INDEX_L,		/* element b of list<string> a, or null */
+	OP_MAP_GET,		/* the value of key b in map a, or null */
+	OP_LIST_LEN,		/* the number of elements of a (ta: which) */
+	OP_LIST_HAS,		/* whether list a holds b, or map a key b */
+	OP_SPLIT,		/* a cut at each b, a list<string> in slot c */
 	OP_COUNT
 };
 
@@ -200,6 +209,12 @@ static const uint8_t op_uses[OP_COUNT] = {
 	[OP_HOUR] = U_1,
 	[OP_DOW] = U_1,
 	[OP_DATE] = U_1,
+	[OP_INDEX_V] = U_2,
+	[OP_INDEX_L] = U_2,
+	[OP_MAP_GET] = U_2,
+	[OP_LIST_LEN] = U_1,
+	[OP_LIST_HAS] = U_2,
+	[OP_SPLIT] = U_2,	/* c: slot */
 };
 
 /*
@@ -229,10 +244,11 @@ struct ins {
 
 /*
  * Scratch space for the strings an instruction makes (lower(), concat(),
- * string(), date()). Each such instruction has a slot of its own: it runs at
- * most once per evaluation and no other instruction writes the slot, so
- * growing it never moves a string that another instruction made, and its
- * string lives until the instruction runs again, in the next evaluation.
+ * string(), date(), and the lists of split()). Each such instruction has a
+ * slot of its own: it runs at most once per evaluation and no other
+ * instruction writes the slot, so growing it never moves a string that
+ * another instruction made, and its string lives until the instruction
+ * runs again, in the next evaluation.
  * Slots of fixed-size results are allocated by the compiler; the others
  * grow by doubling, so that after a few rows evaluation stops allocating.
  */
@@ -534,20 +550,196 @@ static size_t fmt_date(char *buf, int64_t ms)
 	return (size_t)(p + 5 - buf);
 }
 
-/* Whether s[0..n) contains t[0..m), 0 < m <= n (memmem is not in C11). */
-static int contains(const char *s, size_t n, const char *t, size_t m)
+/*
+ * Where t[0..m) first occurs in s[0..n), 0 < m; NULL when it does not
+ * (memmem is not in C11).
+ */
+static const char *find(const char *s, size_t n, const char *t, size_t m)
 {
-	const char *p = s, *last = s + (n - m);
+	const char *p = s, *last;
 
+	if (m > n)
+		return NULL;
+	last = s + (n - m);
 	while (p <= last) {
 		p = memchr(p, t[0], (size_t)(last - p) + 1);
 		if (!p)
-			return 0;
+			return NULL;
 		if (memcmp(p, t, m) == 0)
-			return 1;
+			return p;
 		p++;
 	}
+	return NULL;
+}
+
+/* The double stored as 8 bytes little-endian at p (lists, maps). */
+static double le_double(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	uint64_t w = 0;
+	double d;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		w = w << 8 | u[i];
+	memcpy(&d, &w, 8);
+	return d;
+}
+
+static int str_eq(const struct feat_value *x, const struct feat_value *y)
+{
+	return x->u.s.len == y->u.s.len &&
+	       (x->u.s.len == 0 ||
+		memcmp(x->u.s.ptr, y->u.s.ptr, x->u.s.len) == 0);
+}
+
+/* -1, 0 or 1 as string x sorts before, with or after string y, bytewise. */
+static int str_cmp(const struct feat_value *x, const struct feat_value *y)
+{
+	size_t n = x->u.s.len < y->u.s.len ? x->u.s.len : y->u.s.len;
+	int c = n ? memcmp(x->u.s.ptr, y->u.s.ptr, n) : 0;
+
+	if (c)
+		return c < 0 ? -1 : 1;
+	return x->u.s.len < y->u.s.len ? -1 : x->u.s.len > y->u.s.len;
+}
+
+/*
+ * x[k] of a list (ta says which): the element, 0-based, or null when k is
+ * out of range. A string element points into the list, so nothing is
+ * copied.
+ */
+static void run_index(uint8_t ta, const struct feat_value *x, int64_t k,
+		      struct feat_value *d)
+{
+	struct feat_value e;
+	size_t off = 0;
+
+	if (k >= 0 && ta == FEAT_VECTOR) {
+		if ((uint64_t)k < x->u.s.len / 8) {
+			d->u.d = le_double(x->u.s.ptr + 8 * (size_t)k);
+			d->type = FEAT_DOUBLE;
+			return;
+		}
+	} else if (k >= 0) {
+		while (feat_elem_next(x, &off, NULL, &e) > 0)
+			if (k-- == 0) {
+				*d = e;
+				return;
+			}
+	}
+	d->type = FEAT_NULL;
+}
+
+/*
+ * The entry of map m whose key is k, in *val; returns 0 when there is
+ * none. The keys are sorted, so the walk stops at the first greater one.
+ */
+static int map_find(const struct feat_value *m, const struct feat_value *k,
+		    struct feat_value *val)
+{
+	struct feat_value key;
+	size_t off = 0;
+	int c;
+
+	while (feat_elem_next(m, &off, &key, val) > 0) {
+		c = str_cmp(&key, k);
+		if (c == 0)
+			return 1;
+		if (c > 0)
+			break;
+	}
 	return 0;
+}
+
+/* length(x) of a list or map: its number of elements. */
+static int64_t elem_count(const struct feat_value *x)
+{
+	struct feat_value k, e;
+	size_t off = 0;
+	int64_t n = 0;
+
+	if (x->type == FEAT_VECTOR)
+		return (int64_t)(x->u.s.len / 8);
+	while (feat_elem_next(x, &off, &k, &e) > 0)
+		n++;
+	return n;
+}
+
+/* contains(x, y) of a list or map: whether y is an element, or a key. */
+static int elem_has(const struct feat_value *x, const struct feat_value *y)
+{
+	struct feat_value k, e;
+	size_t off = 0;
+
+	if (x->type == FEAT_MAP)
+		return map_find(x, y, &e);
+	while (feat_elem_next(x, &off, &k, &e) > 0)
+		if (x->type == FEAT_VECTOR ? e.u.d == y->u.d : str_eq(&e, y))
+			return 1;
+	return 0;
+}
+
+/* Bytes of v as a varint. */
+static size_t varint_size(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * split(x, sep): the pieces of x between the occurrences of sep, as a
+ * list<string> in slot s, packed as value.h says. An empty x has no
+ * pieces; an empty sep cuts x into its characters. The slot is made big
+ * enough at once: there are at most n / m + 1 pieces (n characters for an
+ * empty sep), each at most n bytes long.
+ */
+static void run_split(const struct feat_value *x, const struct feat_value *sep,
+		      struct slot *s, struct feat_value *d)
+{
+	const char *p = x->u.s.ptr, *end = p + x->u.s.len, *t = sep->u.s.ptr;
+	size_t n = x->u.s.len, m = sep->u.s.len, off = 0, pieces, room;
+	char *buf;
+
+	pieces = m ? n / m + 1 : n;
+	room = n + pieces * varint_size(n);
+	buf = slot_room(s, room ? room : 1);
+	if (!buf) {
+		d->type = FEAT_NULL;
+		return;
+	}
+	while (n) {
+		const char *q;
+		uint64_t len;
+
+		if (m) {
+			q = find(p, (size_t)(end - p), t, m);
+			if (!q)
+				q = end;
+		} else {
+			for (q = p + 1; q < end && is_cont((unsigned char)*q); q++)
+				;
+		}
+		len = (uint64_t)(q - p);
+		do {
+			buf[off++] = (char)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
+			len >>= 7;
+		} while (len);
+		if (q > p)
+			memcpy(buf + off, p, (size_t)(q - p));
+		off += (size_t)(q - p);
+		if (q == end)
+			break;
+		p = q + m;
+	}
+	d->u.s.ptr = buf;
+	d->u.s.len = off;
+	d->type = FEAT_STRLIST;
 }
 
 /* Operand k of the n-ary instruction in, from the OP_ARGs after it. */
@@ -1133,7 +1325,7 @@ static void run(const struct ins *prog, struct feat_value *regs,
 			else if (in->op == OP_ENDS)
 				xv = memcmp(x->u.s.ptr + n - m, y->u.s.ptr, m) == 0;
 			else
-				xv = contains(x->u.s.ptr, n, y->u.s.ptr, m);
+				xv = find(x->u.s.ptr, n, y->u.s.ptr, m) != NULL;
 			d->u.i = xv;
 			d->type = FEAT_BOOL;
 			break;
@@ -1176,6 +1368,54 @@ static void run(const struct ins *prog, struct feat_value *regs,
 			else
 				d->type = FEAT_NULL;
 			break;
+		case OP_INDEX_V:
+		case OP_INDEX_L:
+			x = OPND_A;
+			y = OPND_B;
+			if (x->type == in->ta && y->type == in->tb)
+				run_index(in->ta, x, y->u.i, d);
+			else
+				d->type = FEAT_NULL;
+			break;
+		case OP_MAP_GET: {
+			struct feat_value val;
+
+			x = OPND_A;
+			y = OPND_B;
+			if (x->type == in->ta && y->type == in->tb &&
+			    map_find(x, y, &val))
+				*d = val;
+			else
+				d->type = FEAT_NULL;
+			break;
+		}
+		case OP_LIST_LEN:
+			x = OPND_A;
+			if (x->type == in->ta) {
+				d->u.i = elem_count(x);
+				d->type = FEAT_INT;
+			} else {
+				d->type = FEAT_NULL;
+			}
+			break;
+		case OP_LIST_HAS:
+			x = OPND_A;
+			y = OPND_B;
+			if (x->type == in->ta && y->type == in->tb) {
+				d->u.i = elem_has(x, y);
+				d->type = FEAT_BOOL;
+			} else {
+				d->type = FEAT_NULL;
+			}
+			break;
+		case OP_SPLIT:
+			x = OPND_A;
+			y = OPND_B;
+			if (x->type == in->ta && y->type == in->tb)
+				run_split(x, y, &slots[in->c], d);
+			else
+				d->type = FEAT_NULL;
+			break;
 		default:
 			return;
 		}
@@ -1208,6 +1448,8 @@ enum tok_kind {
 	TK_LE,
 	TK_GT,
 	TK_GE,
+	TK_LB,			/* [ */
+	TK_RB,			/* ] */
 	TK_AND,			/* never made by the lexer: node operators */
 	TK_OR,
 };
@@ -1235,6 +1477,7 @@ enum node_kind {
 	N_CALL,			/* fn(args) other than if() */
 	N_CASE,			/* children: [subject] when then ... [else] */
 	N_IN,			/* children: x, then the items */
+	N_INDEX,		/* a[b]: a list or map, an index or a key */
 };
 
 /* Flags of N_CASE and N_IN nodes. */
@@ -1511,6 +1754,8 @@ static int lex(struct parser *p)
 	case '(': p->tok.kind = TK_LP; break;
 	case ')': p->tok.kind = TK_RP; break;
 	case ',': p->tok.kind = TK_COMMA; break;
+	case '[': p->tok.kind = TK_LB; break;
+	case ']': p->tok.kind = TK_RB; break;
 	case '+': p->tok.kind = TK_PLUS; break;
 	case '-': p->tok.kind = TK_MINUS; break;
 	case '*': p->tok.kind = TK_STAR; break;
@@ -1594,6 +1839,7 @@ enum fn_id {
 	F_CONTAINS, F_STARTS_WITH, F_ENDS_WITH,
 	F_ABS, F_LN, F_EXP, F_SQRT, F_POW, F_FLOOR, F_CEIL, F_ROUND,
 	F_HOUR, F_DAY_OF_WEEK, F_DATE,
+	F_SPLIT,
 	NFNS
 };
 
@@ -1630,6 +1876,7 @@ static const struct fninfo {
 	[F_HOUR] = { "hour", 1, 1 },
 	[F_DAY_OF_WEEK] = { "day_of_week", 1, 1 },
 	[F_DATE] = { "date", 1, 1 },
+	[F_SPLIT] = { "split", 2, 2 },
 };
 
 static int new_node(struct parser *p, enum node_kind kind, size_t pos)
@@ -1726,6 +1973,12 @@ static int is_num(int t)
 static int is_scalar(int t)
 {
 	return t <= FEAT_TIMESTAMP;
+}
+
+/* Whether t is a type with elements: list<double>, list<string>, a map. */
+static int has_elems(int t)
+{
+	return t == FEAT_VECTOR || t == FEAT_STRLIST || t == FEAT_MAP;
 }
 
 /* Whether values of types ta and tb may be compared (==, <, in, case x). */
@@ -2133,7 +2386,16 @@ static int call_type(struct parser *p, int fn, int first, int nargs)
 	case F_UPPER:
 		return want_arg(p, fn, a0, W_STRING, NULL) < 0 ? -1 : FEAT_STRING;
 	case F_LENGTH:
-		return want_arg(p, fn, a0, W_STRING, NULL) < 0 ? -1 : FEAT_INT;
+		if (!has_elems(t0) && !fits(W_STRING, t0))
+			return perr(p, p->nodes[a0].pos,
+				    "length() takes a string, a list or a map, got %s%s",
+				    type_name(t0), cast_hint(W_STRING, t0));
+		return FEAT_INT;
+	case F_SPLIT:
+		for (k = first; k >= 0; k = p->nodes[k].next)
+			if (want_arg(p, fn, k, W_STRING, "+") < 0)
+				return -1;
+		return FEAT_STRLIST;
 	case F_SUBSTR:
 		if (want_arg(p, fn, a0, W_STRING, NULL) < 0 ||
 		    want_arg(p, fn, nth(p, first, 1), W_INT, "start") < 0 ||
@@ -2141,8 +2403,28 @@ static int call_type(struct parser *p, int fn, int first, int nargs)
 		     want_arg(p, fn, nth(p, first, 2), W_INT, "length") < 0))
 			return -1;
 		return FEAT_STRING;
-	case F_CONCAT:
 	case F_CONTAINS:
+		if (has_elems(t0)) {
+			enum want w = t0 == FEAT_VECTOR ? W_NUMBER : W_STRING;
+
+			k = nth(p, first, 1);
+			u = p->nodes[k].type;
+			if (!fits(w, u))
+				return perr(p, p->nodes[k].pos,
+					    "contains() of %s looks for %s, got %s%s",
+					    type_name(t0),
+					    t0 == FEAT_VECTOR ? "a number" :
+					    t0 == FEAT_MAP ? "a key, a string" :
+					    "a string", type_name(u),
+					    cast_hint(w, u));
+			return FEAT_BOOL;
+		}
+		if (!fits(W_STRING, t0))
+			return perr(p, p->nodes[a0].pos,
+				    "contains() takes a string, a list or a map, got %s%s",
+				    type_name(t0), cast_hint(W_STRING, t0));
+		/* fall through */
+	case F_CONCAT:
 	case F_STARTS_WITH:
 	case F_ENDS_WITH:
 		for (k = first; k >= 0; k = p->nodes[k].next)
@@ -2375,7 +2657,53 @@ static int keyword_unexpected(struct parser *p)
 	return unexpected(p);
 }
 
-static int parse_primary(struct parser *p)
+/*
+ * Parses the element accesses a[i][j]... that follow the operand n, with
+ * the token after it current. Returns the outermost node, or -1.
+ */
+static int parse_postfix(struct parser *p, int n)
+{
+	while (n >= 0 && p->tok.kind == TK_LB) {
+		size_t opos = p->tok.pos;
+		int t = p->nodes[n].type, i, ti, m;
+
+		if (t == FEAT_JSON)
+			return perr(p, opos,
+				    "cannot index json (a feature's list or map); only list and map columns have elements");
+		if (!has_elems(t))
+			return perr(p, opos,
+				    "cannot index %s; only lists and maps have elements",
+				    type_name(t));
+		if (enter(p) < 0 || lex(p) < 0)
+			return -1;
+		i = parse_expr(p);
+		if (i < 0)
+			return -1;
+		if (p->tok.kind != TK_RB)
+			return expected(p, "']'");
+		p->nest--;
+		ti = p->nodes[i].type;
+		if (t == FEAT_MAP && !fits(W_STRING, ti))
+			return perr(p, p->nodes[i].pos,
+				    "map<string,double> keys are strings, got %s%s",
+				    type_name(ti), cast_hint(W_STRING, ti));
+		if (t != FEAT_MAP && !fits(W_INT, ti))
+			return perr(p, p->nodes[i].pos,
+				    "a list index must be an int, got %s%s",
+				    type_name(ti), cast_hint(W_INT, ti));
+		m = new_node(p, N_INDEX, p->nodes[n].pos);
+		if (m < 0)
+			return -1;
+		p->nodes[m].type = t == FEAT_STRLIST ? FEAT_STRING : FEAT_DOUBLE;
+		if (link_children(p, m, n, i, -1, opos) < 0 || lex(p) < 0)
+			return -1;
+		n = m;
+	}
+	return n;
+}
+
+/* An operand, without the element accesses after it. */
+static int parse_operand(struct parser *p)
 {
 	int n = -1;
 
@@ -2452,6 +2780,11 @@ static int parse_primary(struct parser *p)
 	return n;
 }
 
+static int parse_primary(struct parser *p)
+{
+	return parse_postfix(p, parse_operand(p));
+}
+
 static int parse_unary(struct parser *p)
 {
 	size_t pos = p->tok.pos;
@@ -2467,7 +2800,7 @@ static int parse_unary(struct parser *p)
 		n = int_literal(p, 1, pos);
 		if (n < 0 || lex(p) < 0)
 			return -1;
-		return n;
+		return parse_postfix(p, n);	/* an error if there is a [ */
 	}
 	if (enter(p) < 0)
 		return -1;
@@ -2881,6 +3214,11 @@ static int canon(const struct parser *p, int n, struct feat_buf *b)
 		return feat_buf_adds(b, "))");
 	case N_CASE:
 		return canon_case(p, nd, b);
+	case N_INDEX:
+		if (canon(p, nd->a, b) < 0 || feat_buf_addc(b, '[') < 0 ||
+		    canon(p, nd->b, b) < 0)
+			return -1;
+		return feat_buf_addc(b, ']');
 	}
 	return -1;
 }
@@ -3657,8 +3995,9 @@ static uint8_t fn_op(int fn, int at)
 		return at == FEAT_STRING ? OP_S2B : OP_I2B;
 	case F_LOWER: return OP_LOWER;
 	case F_UPPER: return OP_UPPER;
-	case F_LENGTH: return OP_LENGTH;
-	case F_CONTAINS: return OP_CONTAINS;
+	case F_LENGTH: return has_elems(at) ? OP_LIST_LEN : OP_LENGTH;
+	case F_CONTAINS: return has_elems(at) ? OP_LIST_HAS : OP_CONTAINS;
+	case F_SPLIT: return OP_SPLIT;
 	case F_STARTS_WITH: return OP_STARTS;
 	case F_ENDS_WITH: return OP_ENDS;
 	case F_ABS: return at == FEAT_INT ? OP_ABS_I : OP_ABS_D;
@@ -3696,7 +4035,8 @@ static int gen_call(struct gen *g, const struct node *nd, struct opnd *res)
 	for (i = 0, k = nd->a; k >= 0 && i < 3; i++, k = nodes[k].next) {
 		if (gen(g, k, &ops[i]) < 0)
 			return -1;
-		if ((fn == F_LN || fn == F_EXP || fn == F_SQRT || fn == F_POW) &&
+		if ((fn == F_LN || fn == F_EXP || fn == F_SQRT || fn == F_POW ||
+		     (fn == F_CONTAINS && at == FEAT_VECTOR && i == 1)) &&
 		    to_double(g, &ops[i]) < 0)
 			return -1;
 	}
@@ -3734,6 +4074,17 @@ static int gen_call(struct gen *g, const struct node *nd, struct opnd *res)
 		return emit_slot(g, op, &ops[0], 40, res);
 	case OP_LOWER: case OP_UPPER:
 		return emit_slot(g, op, &ops[0], 0, res);
+	case OP_SPLIT: {
+		int64_t slot = new_slot(g, 0);
+		struct ins in;
+
+		if (slot < 0)
+			return -1;
+		make_ins(&in, op, FEAT_STRLIST, 0, &ops[0], &ops[1], NULL);
+		in.c = (uint32_t)slot;
+		return emit_ins(g, &in, 1, all_const(&ops[0], &ops[1], NULL),
+				res);
+	}
 	}
 	return emit(g, op, (uint8_t)nd->type, 0, &ops[0], i > 1 ? &ops[1] : NULL,
 		    NULL, res);
@@ -3808,6 +4159,19 @@ static int gen(struct gen *g, int n, struct opnd *res)
 		return gen_case(g, nd, res);
 	case N_IN:
 		return gen_in(g, nd, res);
+	case N_INDEX: {
+		struct opnd b;
+		int at = p->nodes[nd->a].type;
+
+		if (gen(g, nd->a, &a) < 0 || gen(g, nd->b, &b) < 0)
+			return -1;
+		g->ntemp = mark;
+		if (a.type == T_NEVER || b.type == T_NEVER)
+			return null_opnd(g, res);
+		return emit(g, at == FEAT_VECTOR ? OP_INDEX_V :
+			       at == FEAT_STRLIST ? OP_INDEX_L : OP_MAP_GET,
+			    nd->type, 0, &a, &b, NULL, res);
+	}
 	}
 	return -1;
 }

@@ -20,7 +20,8 @@
  *             | add ["not"] "in" "(" expr {"," expr} ")"
  *   add     = mul { ("+"|"-") mul }
  *   mul     = unary { ("*"|"/"|"%") unary }
- *   unary   = "-" unary | primary
+ *   unary   = "-" unary | postfix
+ *   postfix = primary { "[" expr "]" }
  *   primary = number | 'string' | "string" | true | false | null
  *             | name | name "(" [expr {"," expr}] ")" | "(" expr ")"
  *             | "case" [expr] "when" expr "then" expr
@@ -51,9 +52,12 @@
  *   - and/or/not need bools; if() and case need bool conditions. The
  *     branches of if() and case and the arguments of coalesce() must have
  *     one type (int and double give double). The literal null fits anywhere.
- *   - Lists and maps (json, list<double>, list<string>) can be passed on,
- *     tested with "is null", chosen by if/case/coalesce, and a json value
- *     turned into its text with string(); nothing else takes them yet.
+ *   - Lists and maps (list<double>, list<string>, map<string,double>)
+ *     can be passed on, tested with "is null", chosen by if/case/coalesce,
+ *     and looked into: x[i], length(x), contains(x, y) (below). json (the
+ *     text of a feature that is a list or map) can be passed on, tested
+ *     and turned into its text with string(). Neither compares or does
+ *     arithmetic.
  *
  * Conditionals:
  *   if(c, a, b)          a when c is true, else b (also when c is null).
@@ -91,7 +95,7 @@
  * not refused: a character starts at the first byte and at every byte that
  * is not a continuation byte 10xxxxxx):
  *   lower(s), upper(s)   ASCII letters only; other bytes stay as they are.
- *   length(s)            int, in characters.
+ *   length(s)            int, in characters (of a list or map: below).
  *   substr(s, start[, len])
  *                        the characters at 1-based positions start to
  *                        start + len - 1 that exist, as in SQL:
@@ -101,7 +105,8 @@
  *   concat(s, ...)       the strings joined; null if any is null (SQL's ||;
  *                        wrap an argument in coalesce(x, '') to skip nulls).
  *   contains(s, t), starts_with(s, t), ends_with(s, t)
- *                        bool, byte-wise; an empty t is always found.
+ *                        bool, byte-wise; an empty t is always found
+ *                        (contains() of a list or map: below).
  *   Functions take the types they say: lower(1) is an error, whose message
  *   names the cast that fixes it.
  *
@@ -119,6 +124,25 @@
  *                        A double is rounded as its shortest text reads,
  *                        so round(2.675, 2) = 2.68. The type is x's; an int
  *                        result out of range is null.
+ *
+ * Lists and maps (no element is ever null; a list counts from 0):
+ *   x[i]                 list<double>[int] is double, list<string>[int]
+ *                        string: the element i, null when i < 0 or i >=
+ *                        length(x). map<string,double>[string] is double:
+ *                        the value of the key, null when the map has none.
+ *                        A null x or i gives null. A string element points
+ *                        into the list: nothing is copied.
+ *   length(x)            int: the number of elements, or of keys.
+ *   contains(x, y)       bool: whether y is an element of list x (an int y
+ *                        is compared as a double with a list<double>), or
+ *                        a key of map x.
+ *   split(s, sep)        list<string>: the pieces of s between the
+ *                        occurrences of sep, from left to right, empty
+ *                        pieces kept: split('a,,b', ',') = ['a', '', 'b'],
+ *                        split('a,', ',') = ['a', '']; split('', sep) is
+ *                        the empty list; an empty sep cuts s into its
+ *                        characters. sep is text, not a pattern. Made in
+ *                        the expression's scratch space, as strings are.
  *
  * Time (UTC; timestamps are ms since the epoch):
  *   hour(ts)             int 0-23.
@@ -163,9 +187,9 @@ enum feat_type feat_expr_type(const struct feat_expr *e);
 /*
  * Evaluates e over row (indexed like the cols given to compile) into *out.
  * row[i] should be null or of cols[i].type; a value of another type reads
- * as null. A string result points into row's strings, the expression's
- * literals or scratch space owned by e that stays valid until the next
- * evaluation of e. The scratch space grows to the longest strings seen, so
+ * as null. A string or list result points into row's values, the
+ * expression's literals or scratch space owned by e that stays valid until
+ * the next evaluation of e. The scratch space grows to the longest strings seen, so
  * after the first rows evaluation does not allocate. Never fails: errors
  * such as division by zero give null, and so does running out of memory
  * for a string. Not reentrant for one e (it runs in e's registers and
@@ -179,7 +203,7 @@ void feat_expr_eval(struct feat_expr *e, const struct feat_value *row,
  * lowercase, "==" and "!=", "x == null" as "(x is null)", single-quoted
  * strings, column names backticked only when they must be, ints in decimal
  * ("-5" for -(5)), doubles in their shortest exact form, always with a '.'
- * or an exponent ("1.0", "1000.0" for 1e3). Two texts that parse to the
+ * or an exponent ("1.0", "1000.0" for 1e3), x[i] with nothing around. Two texts that parse to the
  * same expression give the same canonical text (plan hashes use it), and
  * the canonical text compiles to the same expression. Returns 0, or -1 when
  * out of memory.

@@ -1,5 +1,6 @@
 /*
- * format.c - printing values.
+ * format.c - printing values: CSV fields and JSON values, lists and maps
+ * as JSON (feat(7) Output).
  */
 #include <string.h>
 
@@ -38,44 +39,31 @@ static int number(struct feat_buf *b, const struct feat_value *v)
 	return 0;
 }
 
-/* A list value as a JSON array. */
+/*
+ * A list value as a JSON array, a map as a JSON object in the order of its
+ * keys. Bytes that are not a whole element (only in a corrupted value) end
+ * it early.
+ */
 static int json_list(struct feat_buf *b, const struct feat_value *v)
 {
-	const unsigned char *p = (const unsigned char *)v->u.s.ptr;
-	const unsigned char *end = p + v->u.s.len;
-	int first = 1;
+	struct feat_value k, e;
+	size_t off = 0;
+	int first = 1, more;
 
-	if (feat_buf_addc(b, '[') < 0)
+	if (feat_buf_addc(b, v->type == FEAT_MAP ? '{' : '[') < 0)
 		return -1;
-	while (p < end) {
-		struct feat_value e;
-
+	while ((more = feat_elem_next(v, &off, &k, &e)) > 0) {
 		if (!first && feat_buf_addc(b, ',') < 0)
 			return -1;
 		first = 0;
-		if (v->type == FEAT_VECTOR) {
-			uint64_t u = 0;
-			int i;
-
-			for (i = 7; i >= 0; i--)
-				u = u << 8 | p[i];
-			p += 8;
-			e.type = FEAT_DOUBLE;
-			memcpy(&e.u.d, &u, 8);
-		} else {
-			uint64_t n;
-
-			if (feat_get_varint(&p, end, &n) < 0 || n > (uint64_t)(end - p))
-				break;
-			e.type = FEAT_STRING;
-			e.u.s.ptr = (const char *)p;
-			e.u.s.len = (size_t)n;
-			p += n;
-		}
+		if (v->type == FEAT_MAP &&
+		    (feat_fmt_json_string(b, k.u.s.ptr, k.u.s.len) < 0 ||
+		     feat_buf_addc(b, ':') < 0))
+			return -1;
 		if (feat_fmt_json_value(b, &e) < 0)
 			return -1;
 	}
-	return feat_buf_addc(b, ']');
+	return feat_buf_addc(b, v->type == FEAT_MAP ? '}' : ']');
 }
 
 int feat_fmt_csv_value(struct feat_buf *b, const struct feat_value *v)
@@ -89,7 +77,8 @@ int feat_fmt_csv_value(struct feat_buf *b, const struct feat_value *v)
 	case FEAT_JSON:
 		return feat_csv_quote(b, v->u.s.ptr, v->u.s.len, ',', '"');
 	case FEAT_VECTOR:
-	case FEAT_STRLIST: {
+	case FEAT_STRLIST:
+	case FEAT_MAP: {
 		struct feat_buf tmp = FEAT_BUF_INIT;
 		int rc = json_list(&tmp, v);
 
@@ -153,6 +142,7 @@ int feat_fmt_json_value(struct feat_buf *b, const struct feat_value *v)
 		return feat_buf_add(b, v->u.s.ptr, v->u.s.len);
 	case FEAT_VECTOR:
 	case FEAT_STRLIST:
+	case FEAT_MAP:
 		return json_list(b, v);
 	default:
 		return number(b, v);
@@ -167,6 +157,7 @@ int feat_fmt_text_value(struct feat_buf *b, const struct feat_value *v)
 		return feat_buf_add(b, v->u.s.ptr, v->u.s.len);
 	case FEAT_VECTOR:
 	case FEAT_STRLIST:
+	case FEAT_MAP:
 		return feat_fmt_json_value(b, v);
 	default:
 		return feat_fmt_csv_value(b, v);

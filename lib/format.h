@@ -29,7 +29,8 @@ int feat_fmt_csv_value(struct feat_buf *b, const struct feat_value *v);
 int feat_fmt_json_value(struct feat_buf *b, const struct feat_value *v);
 
 /* Appends v as plain text, unquoted: a string's bytes, a number's
- * shortest text, true/false, a list's JSON; nothing for null. 0 or -1. */
+ * shortest text, true/false, a list's or map's JSON; nothing for null.
+ * 0 or -1. */
 int feat_fmt_text_value(struct feat_buf *b, const struct feat_value *v);
 
 /* Appends a Redis protocol bulk string ($len, CRLF, bytes, CRLF). */

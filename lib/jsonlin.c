@@ -250,11 +250,30 @@ static int convert(struct feat_jsonl *r, size_t col, const char *p,
 			v->u.s.len = r->arena.len - lstart;
 			break;
 		}
+		case FEAT_MAP: {
+			size_t mstart = r->arena.len;
+			int rc;
+
+			v->type = FEAT_MAP;
+			rc = feat_json_map(start, (size_t)(q - start), &r->arena,
+					   &r->tmp);
+			if (rc < 0) {
+				r->arena.len = mstart;
+				what = rc == -2 ? "map<string,double> (a key appears twice)"
+						: "map<string,double> (an object of numbers)";
+				break;
+			}
+			v->u.s.ptr = (const char *)(uintptr_t)mstart;
+			v->u.s.len = r->arena.len - mstart;
+			break;
+		}
 		default:
 			v->type = FEAT_NULL;
 			break;
 		}
 		if (what) {
+			/* A list or map may have moved the arena. */
+			s = r->arena.ptr + textoff;
 			feat_error_set(r->err, r->file, r->line,
 				       (long)(start - r->line_start) + 1,
 				       "cannot parse '%.*s' as %s (column '%s')",
@@ -359,7 +378,7 @@ static int do_line(struct feat_jsonl *r, const char *s, size_t n)
 		r->fields[i] = r->arena.ptr + r->off[i];
 		r->field_lens[i] = r->len[i];
 		if (v->type == FEAT_STRING || v->type == FEAT_VECTOR ||
-		    v->type == FEAT_STRLIST)
+		    v->type == FEAT_STRLIST || v->type == FEAT_MAP)
 			v->u.s.ptr = r->arena.ptr + (uintptr_t)v->u.s.ptr;
 	}
 	row.vals = r->vals;

@@ -1,7 +1,7 @@
 /*
  * jsontext.h - small pieces of JSON text read without building a tree:
- * strings, and arrays that become list values (lists in CSV cells and in
- * JSON Lines events).
+ * strings, arrays that become list values and objects that become map
+ * values (in CSV cells and in JSON Lines events).
  */
 #ifndef FEAT_JSONTEXT_H
 #define FEAT_JSONTEXT_H
@@ -29,5 +29,16 @@ int feat_json_unescape(const char **pp, const char *end, struct feat_buf *tmp);
  */
 int feat_json_list(enum feat_type t, const char *s, size_t n,
 		   struct feat_buf *out, struct feat_buf *tmp);
+
+/*
+ * Appends the packed form of the JSON object s[0..n), whose members are
+ * numbers, to out as a FEAT_MAP (value.h): its entries sorted by key,
+ * bytewise. A member whose value is null, or a number beyond the range
+ * of a double, is left out: a map gives null for a key it does not hold
+ * anyway. tmp is scratch. Returns 0; -1 when s is not such an object, and
+ * -2 when a key appears twice (out may then hold part of it).
+ */
+int feat_json_map(const char *s, size_t n, struct feat_buf *out,
+		  struct feat_buf *tmp);
 
 #endif

@@ -309,6 +309,7 @@ static int parse_type(const char *s, struct feat_column *col)
 		{ "timestamp", FEAT_TIMESTAMP, FEAT_TS_ISO },
 		{ "list<double>", FEAT_VECTOR, 0 },
 		{ "list<string>", FEAT_STRLIST, 0 },
+		{ "map<string,double>", FEAT_MAP, 0 },
 	};
 	size_t i;
 
@@ -571,6 +572,7 @@ static int build_columns(struct ctx *c, json_t *cols, int keep_order,
 					"int", "double", "string", "bool", "timestamp_s",
 					"timestamp_ms", "timestamp_us", "timestamp_ns",
 					"timestamp", "list<double>", "list<string>",
+					"map<string,double>",
 				};
 				char hb[200];
 
@@ -584,7 +586,7 @@ static int build_columns(struct ctx *c, json_t *cols, int keep_order,
 			}
 			if (!json_is_string(v) ||
 			    parse_type(json_string_value(v), &s->cols[i]) < 0) {
-				err_at(c, keys[i], "unknown type %s%s%s for column '%s' (types: int, double, string, bool, timestamp_s, timestamp_ms, timestamp_us, timestamp_ns, timestamp, list<double>, list<string>)",
+				err_at(c, keys[i], "unknown type %s%s%s for column '%s' (types: int, double, string, bool, timestamp_s, timestamp_ms, timestamp_us, timestamp_ns, timestamp, list<double>, list<string>, map<string,double>)",
 				       json_is_string(v) ? "'" : "",
 				       json_is_string(v) ? json_string_value(v) : json_kind(v),
 				       json_is_string(v) ? "'" : "", keys[i]);
@@ -820,6 +822,11 @@ static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 			    ag->op != FEAT_OP_FIRST_K && ag->op != FEAT_OP_LAST_K)
 				return err_at(c, "of", "%s of list<string> is not defined; add \"explode\": true to aggregate its elements",
 					      op);
+			if (t == FEAT_MAP && ag->op != FEAT_OP_COUNT &&
+			    ag->op != FEAT_OP_FIRST && ag->op != FEAT_OP_LAST &&
+			    ag->op != FEAT_OP_FIRST_K && ag->op != FEAT_OP_LAST_K)
+				return err_at(c, "of", "%s of map<string,double> is not defined (count, first, last, first_k and last_k keep whole maps; for one key, \"select\": %s['key'])",
+					      op, g->cols[col].name);
 			if (t == FEAT_VECTOR && ag->op != FEAT_OP_COUNT &&
 			    ag->op != FEAT_OP_SUM && ag->op != FEAT_OP_AVG &&
 			    ag->op != FEAT_OP_MIN && ag->op != FEAT_OP_MAX &&

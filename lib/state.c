@@ -134,7 +134,8 @@ static int cmp_word(const struct feat_state *st, enum feat_type t, uint64_t a,
 	}
 	case FEAT_STRING:
 	case FEAT_VECTOR:
-	case FEAT_STRLIST: {
+	case FEAT_STRLIST:
+	case FEAT_MAP: {
 		size_t la, lb;
 		const unsigned char *pa = feat_keymap_key(&st->strings, a, &la);
 		const unsigned char *pb = feat_keymap_key(&st->strings, b, &lb);
@@ -158,6 +159,7 @@ static void to_value(const struct feat_state *st, enum feat_type t, uint64_t w,
 	case FEAT_STRING:
 	case FEAT_VECTOR:
 	case FEAT_STRLIST:
+	case FEAT_MAP:
 		v->u.s.ptr = (const char *)feat_keymap_key(&st->strings, w,
 							   &v->u.s.len);
 		break;
@@ -691,7 +693,8 @@ int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 			break;
 		case FEAT_STRING:
 		case FEAT_VECTOR:
-		case FEAT_STRLIST: {
+		case FEAT_STRLIST:
+		case FEAT_MAP: {
 			long sid = feat_keymap_intern(&st->strings, v->u.s.ptr,
 						      v->u.s.len, NULL);
 

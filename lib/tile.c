@@ -16,8 +16,9 @@ static const unsigned char magic[8] = {
 	0x89, 'F', 'T', 'I', 'L', 0x0d, 0x0a, 0x1a,
 };
 
+/* Value tags, feat-format(5): the numbers are the format. */
 enum { TAG_NULL, TAG_FALSE, TAG_TRUE, TAG_INT, TAG_DOUBLE, TAG_STRING,
-       TAG_TIMESTAMP, TAG_VECTOR, TAG_STRLIST };
+       TAG_TIMESTAMP, TAG_VECTOR, TAG_STRLIST, TAG_MAP };
 
 #define BLOCK_HEADER 20
 #define ZSTD_LEVEL 1
@@ -73,7 +74,9 @@ int feat_tile_put_value(struct feat_buf *b, const struct feat_value *v)
 	}
 	case FEAT_VECTOR:
 	case FEAT_STRLIST:
-		if (feat_buf_addc(b, v->type == FEAT_VECTOR ? TAG_VECTOR : TAG_STRLIST) < 0 ||
+	case FEAT_MAP:
+		if (feat_buf_addc(b, v->type == FEAT_VECTOR ? TAG_VECTOR :
+				     v->type == FEAT_STRLIST ? TAG_STRLIST : TAG_MAP) < 0 ||
 		    feat_buf_add_varint(b, v->u.s.len) < 0)
 			return -1;
 		return feat_buf_add(b, v->u.s.ptr, v->u.s.len);
@@ -128,10 +131,12 @@ int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
 	case TAG_STRING:
 	case TAG_VECTOR:
 	case TAG_STRLIST:
+	case TAG_MAP:
 		if (feat_get_varint(&s, end, &u) < 0 || u > (uint64_t)(end - s))
 			return -1;
 		v->type = s0 == TAG_STRING ? FEAT_STRING
-			  : s0 == TAG_VECTOR ? FEAT_VECTOR : FEAT_STRLIST;
+			  : s0 == TAG_VECTOR ? FEAT_VECTOR
+			  : s0 == TAG_STRLIST ? FEAT_STRLIST : FEAT_MAP;
 		v->u.s.ptr = (const char *)s;
 		v->u.s.len = (size_t)u;
 		s += u;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "value.h"
 
 const char *feat_type_name(enum feat_type t)
@@ -36,8 +37,62 @@ const char *feat_type_name(enum feat_type t)
 		return "list<double>";
 	case FEAT_STRLIST:
 		return "list<string>";
+	case FEAT_MAP:
+		return "map<string,double>";
 	}
 	return "null";
+}
+
+/* The double stored as 8 bytes little-endian at p. */
+static double get_le_double(const unsigned char *p)
+{
+	uint64_t u = 0;
+	double d;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		u = u << 8 | p[i];
+	memcpy(&d, &u, 8);
+	return d;
+}
+
+int feat_elem_next(const struct feat_value *v, size_t *off,
+		   struct feat_value *key, struct feat_value *elem)
+{
+	const unsigned char *base = (const unsigned char *)v->u.s.ptr;
+	const unsigned char *p = base + *off, *end = base + v->u.s.len;
+	uint64_t n;
+
+	if (v->type != FEAT_VECTOR && v->type != FEAT_STRLIST &&
+	    v->type != FEAT_MAP)
+		return -1;
+	if (*off >= v->u.s.len)
+		return *off == v->u.s.len ? 0 : -1;
+	if (v->type != FEAT_VECTOR) {
+		/* A string: the element of a list<string>, the key of a map. */
+		struct feat_value *s = v->type == FEAT_MAP ? key : elem;
+		struct feat_value ignored;
+
+		if (!s)
+			s = &ignored;
+		if (feat_get_varint(&p, end, &n) < 0 ||
+		    n > (uint64_t)(end - p))
+			return -1;
+		s->type = FEAT_STRING;
+		s->u.s.ptr = (const char *)p;
+		s->u.s.len = (size_t)n;
+		p += n;
+		if (v->type == FEAT_STRLIST) {
+			*off = (size_t)(p - base);
+			return 1;
+		}
+	}
+	if (end - p < 8)
+		return -1;
+	elem->type = FEAT_DOUBLE;
+	elem->u.d = get_le_double(p);
+	*off = (size_t)(p + 8 - base);
+	return 1;
 }
 
 int feat_parse_int(const char *s, size_t n, int64_t *out)

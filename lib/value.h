@@ -23,6 +23,11 @@ enum feat_type {
 				 * little-endian each (an embedding) */
 	FEAT_STRLIST,		/* list<string>: u.s holds each string as a
 				 * varint length and its bytes */
+	FEAT_MAP,		/* map<string,double>: u.s holds the entries
+				 * in increasing bytewise order of their
+				 * distinct keys, each a varint key length,
+				 * the key's bytes and the value as 8 bytes
+				 * little-endian (always finite) */
 };
 
 struct feat_value {
@@ -34,7 +39,7 @@ struct feat_value {
 			const char *ptr;
 			size_t len;
 		} s;		/* FEAT_STRING, FEAT_JSON, FEAT_VECTOR,
-				 * FEAT_STRLIST */
+				 * FEAT_STRLIST, FEAT_MAP */
 	} u;
 };
 
@@ -55,8 +60,23 @@ static inline void feat_i128_value(feat_i128 s, struct feat_value *v)
 	}
 }
 
-/* Returns "bool", "int", "double", "string", "timestamp" or "null". */
+/*
+ * Returns "bool", "int", "double", "string", "timestamp", "json",
+ * "list<double>", "list<string>", "map<string,double>" or "null".
+ */
 const char *feat_type_name(enum feat_type t);
+
+/*
+ * Steps through the elements of a list or map value v (FEAT_VECTOR,
+ * FEAT_STRLIST or FEAT_MAP): *off is 0 for the first call, and is moved
+ * past each element. Returns 1 with the element in *elem (a double or a
+ * string pointing into v) and, for a map, its key in *key (a string; key
+ * may be NULL otherwise); 0 after the last element; -1 when the bytes at
+ * *off are not an element (a truncated or corrupted value) or v is of
+ * another type.
+ */
+int feat_elem_next(const struct feat_value *v, size_t *off,
+		   struct feat_value *key, struct feat_value *elem);
 
 /*
  * Parses a whole decimal integer (optional sign). Returns 0, or -1 when the

@@ -223,6 +223,7 @@ static const char *tname(enum feat_type t)
 	case FEAT_JSON: return "json";
 	case FEAT_VECTOR: return "list<double>";
 	case FEAT_STRLIST: return "list<string>";
+	case FEAT_MAP: return "map<string,double>";
 	}
 	return "?";
 }

@@ -6,6 +6,12 @@
  * message and column, and texts with their canonical form. Every expression
  * of the first table is also compiled again from its canonical text, which
  * must give the same text, type and value.
+ *
+ * The lists and maps of the row are read from JSON text as input columns
+ * are (feat_json_list(), feat_json_map()), and list and map results are
+ * checked as the JSON that output prints (feat_fmt_json_value()), so the
+ * packed forms of value.h are tested here end to end, with a table of
+ * their own for the map's.
  */
 #include <check.h>
 #include <inttypes.h>
@@ -17,13 +23,17 @@
 #include "buf.h"
 #include "error.h"
 #include "expr.h"
+#include "format.h"
+#include "jsontext.h"
+#include "tile.h"
 #include "value.h"
 
 enum {
 	C_I, C_J, C_N, C_D, C_DN, C_S, C_T, C_SN, C_B, C_F, C_BN, C_TS,
 	C_TS2, C_TSN, C_USER, C_ACTIVITY, C_MYCOL, C_USERID, C_BIG, C_ZERO,
 	C_E, C_AND, C_MIXED, C_UTF, C_NUM, C_DSTR, C_TSSTR, C_NEG, C_T3,
-	C_TSNEG, C_JS, C_VEC, C_TAGS, C_END, NCOLS
+	C_TSNEG, C_JS, C_VEC, C_TAGS, C_END, C_EMB, C_GENRES, C_M, C_MN,
+	C_EL, C_EM, NCOLS
 };
 
 static const struct feat_expr_col cols[NCOLS] = {
@@ -61,6 +71,12 @@ static const struct feat_expr_col cols[NCOLS] = {
 	[C_VEC] = { "vec", FEAT_VECTOR },
 	[C_TAGS] = { "tags", FEAT_STRLIST },
 	[C_END] = { "end", FEAT_INT },
+	[C_EMB] = { "emb", FEAT_VECTOR },
+	[C_GENRES] = { "genres", FEAT_STRLIST },
+	[C_M] = { "m", FEAT_MAP },
+	[C_MN] = { "mn", FEAT_MAP },
+	[C_EL] = { "el", FEAT_STRLIST },
+	[C_EM] = { "em", FEAT_MAP },
 };
 
 static struct feat_value row[NCOLS];
@@ -76,6 +92,30 @@ static void set_str(int c, const char *s)
 	row[c].type = FEAT_STRING;
 	row[c].u.s.ptr = s;
 	row[c].u.s.len = strlen(s);
+}
+
+/*
+ * Sets column c to the list or map of type t read from the JSON text, as
+ * an input column is read. The packed bytes stay in a buffer per column.
+ */
+static void set_json(int c, enum feat_type t, const char *json)
+{
+	static struct feat_buf packed[NCOLS];
+	struct feat_buf tmp = FEAT_BUF_INIT;
+	int rc;
+
+	feat_buf_reset(&packed[c]);
+	ck_assert_int_eq(feat_buf_addc(&packed[c], 0), 0);	/* not NULL */
+	feat_buf_reset(&packed[c]);
+	if (t == FEAT_MAP)
+		rc = feat_json_map(json, strlen(json), &packed[c], &tmp);
+	else
+		rc = feat_json_list(t, json, strlen(json), &packed[c], &tmp);
+	ck_assert_msg(rc == 0, "%s: cannot read", json);
+	feat_buf_release(&tmp);
+	row[c].type = t;
+	row[c].u.s.ptr = packed[c].ptr;
+	row[c].u.s.len = packed[c].len;
 }
 
 static void fill_row(void)
@@ -111,6 +151,12 @@ static void fill_row(void)
 	set_str(C_JS, "[1,2]");
 	row[C_JS].type = FEAT_JSON;
 	set_int(C_END, FEAT_INT, 4);
+	set_json(C_EMB, FEAT_VECTOR, "[0.5, -1, 2.25]");
+	set_json(C_GENRES, FEAT_STRLIST,
+		 "[\"action\", \"drama\", \"\", \"d\\u00e9j\xc3\xa0 vu\"]");
+	set_json(C_M, FEAT_MAP, "{\"b\": -2, \"z\xc3\xa9\": 0, \"a\": 1.5}");
+	set_json(C_EL, FEAT_STRLIST, "[]");
+	set_json(C_EM, FEAT_MAP, "{}");
 }
 
 /* Asserts that v has type t and the value written as exp ("null": null). */
@@ -145,11 +191,22 @@ static void check_value(const char *text, const struct feat_value *v,
 			      "%s: want '%s', got '%.*s'", text, exp,
 			      (int)v->u.s.len, v->u.s.ptr);
 		break;
+	case FEAT_VECTOR:
+	case FEAT_STRLIST:
+	case FEAT_MAP: {
+		struct feat_buf b = FEAT_BUF_INIT;
+
+		ck_assert_int_eq(feat_fmt_json_value(&b, v), 0);
+		ck_assert_msg(b.len == strlen(exp) &&
+			      (b.len == 0 || memcmp(b.ptr, exp, b.len) == 0),
+			      "%s: want %s, got %.*s", text, exp, (int)b.len,
+			      b.ptr ? b.ptr : "");
+		feat_buf_release(&b);
+		break;
+	}
 	case FEAT_NULL:
 		ck_abort_msg("%s: a non-null value of type null", text);
 		break;
-	default:
-		ck_abort_msg("%s: no list values in these tests", text);
 	}
 }
 
@@ -724,6 +781,116 @@ static const struct {
 	{ "coalesce(js, js)", FEAT_JSON, "[1,2]" },
 	{ "tags is null", FEAT_BOOL, "true" },
 	{ "if(b, js, null) is not null", FEAT_BOOL, "true" },
+	/* lists and maps as values */
+	{ "emb", FEAT_VECTOR, "[0.5,-1,2.25]" },
+	{ "genres", FEAT_STRLIST, "[\"action\",\"drama\",\"\",\"d\xc3\xa9j\xc3\xa0 vu\"]" },
+	{ "m", FEAT_MAP, "{\"a\":1.5,\"b\":-2,\"z\xc3\xa9\":0}" },
+	{ "em", FEAT_MAP, "{}" },
+	{ "el", FEAT_STRLIST, "[]" },
+	{ "coalesce(vec, emb)", FEAT_VECTOR, "[0.5,-1,2.25]" },
+	{ "if(f, m, mn)", FEAT_MAP, "null" },
+	{ "mn is null and m is not null", FEAT_BOOL, "true" },
+	/* element access: lists from 0, out of range is null */
+	{ "emb[0]", FEAT_DOUBLE, "0.5" },
+	{ "emb[2]", FEAT_DOUBLE, "2.25" },
+	{ "emb[3]", FEAT_DOUBLE, "null" },
+	{ "emb[-1]", FEAT_DOUBLE, "null" },
+	{ "emb[9223372036854775807]", FEAT_DOUBLE, "null" },
+	{ "emb[i - 6]", FEAT_DOUBLE, "-1" },
+	{ "emb[n]", FEAT_DOUBLE, "null" },
+	{ "emb[null]", FEAT_DOUBLE, "null" },
+	{ "vec[0]", FEAT_DOUBLE, "null" },
+	{ "emb[0] + 1", FEAT_DOUBLE, "1.5" },
+	{ "-emb[1]", FEAT_DOUBLE, "1" },
+	{ "emb[0] * emb[2] > 1", FEAT_BOOL, "true" },
+	{ "genres[0]", FEAT_STRING, "action" },
+	{ "genres[1]", FEAT_STRING, "drama" },
+	{ "genres[2]", FEAT_STRING, "" },
+	{ "genres[3]", FEAT_STRING, "d\xc3\xa9j\xc3\xa0 vu" },
+	{ "genres[4]", FEAT_STRING, "null" },
+	{ "genres[-1]", FEAT_STRING, "null" },
+	{ "genres[length(genres) - 1]", FEAT_STRING, "d\xc3\xa9j\xc3\xa0 vu" },
+	{ "tags[0]", FEAT_STRING, "null" },
+	{ "el[0]", FEAT_STRING, "null" },
+	{ "upper(genres[0])", FEAT_STRING, "ACTION" },
+	{ "genres[1] == 'drama'", FEAT_BOOL, "true" },
+	{ "genres[9] == 'drama'", FEAT_BOOL, "null" },
+	{ "genres[9] is null", FEAT_BOOL, "true" },
+	{ "if(b, emb, vec)[1]", FEAT_DOUBLE, "-1" },
+	{ "case when b then genres end[0]", FEAT_STRING, "action" },
+	{ "coalesce(tags, genres)[1]", FEAT_STRING, "drama" },
+	/* maps: a missing key is null */
+	{ "m['a']", FEAT_DOUBLE, "1.5" },
+	{ "m['b']", FEAT_DOUBLE, "-2" },
+	{ "m['z\xc3\xa9']", FEAT_DOUBLE, "0" },
+	{ "m['c']", FEAT_DOUBLE, "null" },
+	{ "m['']", FEAT_DOUBLE, "null" },
+	{ "m['A']", FEAT_DOUBLE, "null" },
+	{ "m['zz']", FEAT_DOUBLE, "null" },
+	{ "m[t]", FEAT_DOUBLE, "null" },
+	{ "m[substr(t, 1, 1)]", FEAT_DOUBLE, "1.5" },
+	{ "m[sn]", FEAT_DOUBLE, "null" },
+	{ "m[null]", FEAT_DOUBLE, "null" },
+	{ "mn['a']", FEAT_DOUBLE, "null" },
+	{ "em['a']", FEAT_DOUBLE, "null" },
+	{ "m[genres[0]]", FEAT_DOUBLE, "null" },
+	{ "coalesce(m['c'], 0)", FEAT_DOUBLE, "0" },
+	{ "m['a'] * 2 + m['b']", FEAT_DOUBLE, "1" },
+	/* length() of lists and maps: elements */
+	{ "length(emb)", FEAT_INT, "3" },
+	{ "length(genres)", FEAT_INT, "4" },
+	{ "length(m)", FEAT_INT, "3" },
+	{ "length(el)", FEAT_INT, "0" },
+	{ "length(em)", FEAT_INT, "0" },
+	{ "length(vec)", FEAT_INT, "null" },
+	{ "length(mn)", FEAT_INT, "null" },
+	{ "length(genres[3])", FEAT_INT, "7" },
+	/* contains() of lists: an element; of maps: a key */
+	{ "contains(genres, 'drama')", FEAT_BOOL, "true" },
+	{ "contains(genres, 'Drama')", FEAT_BOOL, "false" },
+	{ "contains(genres, 'dram')", FEAT_BOOL, "false" },
+	{ "contains(genres, '')", FEAT_BOOL, "true" },
+	{ "contains(genres, sn)", FEAT_BOOL, "null" },
+	{ "contains(genres, null)", FEAT_BOOL, "null" },
+	{ "contains(tags, 'a')", FEAT_BOOL, "null" },
+	{ "contains(el, '')", FEAT_BOOL, "false" },
+	{ "contains(emb, 2.25)", FEAT_BOOL, "true" },
+	{ "contains(emb, -1)", FEAT_BOOL, "true" },
+	{ "contains(emb, 3)", FEAT_BOOL, "false" },
+	{ "contains(emb, d - 2)", FEAT_BOOL, "true" },
+	{ "contains(emb, dn)", FEAT_BOOL, "null" },
+	{ "contains(vec, 1)", FEAT_BOOL, "null" },
+	{ "contains(m, 'b')", FEAT_BOOL, "true" },
+	{ "contains(m, 'c')", FEAT_BOOL, "false" },
+	{ "contains(em, '')", FEAT_BOOL, "false" },
+	{ "contains(mn, 'a')", FEAT_BOOL, "null" },
+	{ "contains(s, 'view')", FEAT_BOOL, "true" },
+	/* split(): pieces between separators, kept when empty */
+	{ "split('a,b,,c', ',')", FEAT_STRLIST, "[\"a\",\"b\",\"\",\"c\"]" },
+	{ "split(s, '_')", FEAT_STRLIST, "[\"item\",\"view\"]" },
+	{ "split(s, 'item_view')", FEAT_STRLIST, "[\"\",\"\"]" },
+	{ "split(s, 'x')", FEAT_STRLIST, "[\"item_view\"]" },
+	{ "split(s, 'item_view!')", FEAT_STRLIST, "[\"item_view\"]" },
+	{ "split('a::b::', '::')", FEAT_STRLIST, "[\"a\",\"b\",\"\"]" },
+	{ "split(',', ',')", FEAT_STRLIST, "[\"\",\"\"]" },
+	{ "split('', ',')", FEAT_STRLIST, "[]" },
+	{ "split(e, e)", FEAT_STRLIST, "[]" },
+	{ "split('abc', '')", FEAT_STRLIST, "[\"a\",\"b\",\"c\"]" },
+	{ "split('h\xc3\xa9!', '')", FEAT_STRLIST, "[\"h\",\"\xc3\xa9\",\"!\"]" },
+	{ "length(split(utf, ''))", FEAT_INT, "11" },
+	{ "split(sn, ',')", FEAT_STRLIST, "null" },
+	{ "split(s, sn)", FEAT_STRLIST, "null" },
+	{ "split(null, ',')", FEAT_STRLIST, "null" },
+	{ "split(s, '_')[0]", FEAT_STRING, "item" },
+	{ "split(s, '_')[1]", FEAT_STRING, "view" },
+	{ "split(s, '_')[2]", FEAT_STRING, "null" },
+	{ "split('x,y', ',')[1]", FEAT_STRING, "y" },
+	{ "length(split('a b  c', ' '))", FEAT_INT, "4" },
+	{ "contains(split(s, '_'), 'view')", FEAT_BOOL, "true" },
+	{ "split(concat(s, ',', t), ',')", FEAT_STRLIST, "[\"item_view\",\"abc\"]" },
+	{ "coalesce(split(sn, ','), el)", FEAT_STRLIST, "[]" },
+	{ "if(b, split(s, '_'), genres)", FEAT_STRLIST, "[\"item\",\"view\"]" },
+	{ "upper(split(lower(mixed), '_')[1])", FEAT_STRING, "VIEW" },
 };
 
 START_TEST(test_eval)
@@ -850,7 +1017,7 @@ static const struct {
 	{ "upper(1.5)", 7,
 	  "upper() takes a string, got double; cast with string()" },
 	{ "length(ts)", 8,
-	  "length() takes a string, got timestamp; cast with string()" },
+	  "length() takes a string, a list or a map, got timestamp; cast with string()" },
 	{ "lower()", 1, "lower() takes 1 argument, got 0" },
 	{ "lower(s, t)", 1, "lower() takes 1 argument, got 2" },
 	{ "substr(s)", 1, "substr() takes 2 or 3 arguments, got 1" },
@@ -941,6 +1108,63 @@ static const struct {
 	{ "lower(tags)", 7, "lower() takes a string, got list<string>" },
 	{ "case vec when vec then 1 end", 15,
 	  "cannot compare list<double> with list<double>" },
+	/* element access */
+	{ "i[0]", 2, "cannot index int; only lists and maps have elements" },
+	{ "s[0]", 2, "cannot index string; only lists and maps have elements" },
+	{ "1 + d[0]", 6, "cannot index double; only lists and maps have elements" },
+	{ "-5[0]", 3, "cannot index int; only lists and maps have elements" },
+	{ "'abc'[0]", 6, "cannot index string; only lists and maps have elements" },
+	{ "null[0]", 5, "cannot index null; only lists and maps have elements" },
+	{ "emb[0][0]", 7, "cannot index double; only lists and maps have elements" },
+	{ "genres[0][0]", 10,
+	  "cannot index string; only lists and maps have elements" },
+	{ "js[0]", 3,
+	  "cannot index json (a feature's list or map); only list and map columns have elements" },
+	{ "genres['a']", 8, "a list index must be an int, got string; cast with int()" },
+	{ "emb[1.5]", 5, "a list index must be an int, got double; cast with int()" },
+	{ "emb[b]", 5, "a list index must be an int, got bool; cast with int()" },
+	{ "emb[ts]", 5, "a list index must be an int, got timestamp; cast with int()" },
+	{ "emb[emb]", 5, "a list index must be an int, got list<double>" },
+	{ "m[1]", 3, "map<string,double> keys are strings, got int; cast with string()" },
+	{ "m[d]", 3,
+	  "map<string,double> keys are strings, got double; cast with string()" },
+	{ "m[genres]", 3, "map<string,double> keys are strings, got list<string>" },
+	{ "emb[0", 6, "expected ']' but found end of expression" },
+	{ "emb[0 1]", 7, "expected ']' but found '1'" },
+	{ "emb[]", 5, "unexpected ']'" },
+	{ "emb]", 4, "unexpected ']'" },
+	{ "emb[0] == genres[0]", 8, "cannot compare double with string" },
+	{ "m == m", 3, "cannot compare map<string,double> with map<string,double>" },
+	{ "m + 1", 3, "'+' is not defined for map<string,double>" },
+	{ "double(m)", 8, "double() cannot convert map<string,double>" },
+	{ "lower(genres)", 7, "lower() takes a string, got list<string>" },
+	/* length(), contains(), split() */
+	{ "length(i)", 8,
+	  "length() takes a string, a list or a map, got int; cast with string()" },
+	{ "length(js)", 8, "length() takes a string, a list or a map, got json" },
+	{ "length(emb, 1)", 1, "length() takes 1 argument, got 2" },
+	{ "contains(genres, 1)", 18,
+	  "contains() of list<string> looks for a string, got int; cast with string()" },
+	{ "contains(emb, 'x')", 15,
+	  "contains() of list<double> looks for a number, got string; cast with double()" },
+	{ "contains(emb, ts)", 15,
+	  "contains() of list<double> looks for a number, got timestamp" },
+	{ "contains(m, 1)", 13,
+	  "contains() of map<string,double> looks for a key, a string, got int; cast with string()" },
+	{ "contains(genres, genres)", 18,
+	  "contains() of list<string> looks for a string, got list<string>" },
+	{ "contains(i, 'x')", 10,
+	  "contains() takes a string, a list or a map, got int; cast with string()" },
+	{ "contains(genres)", 1, "contains() takes 2 arguments, got 1" },
+	{ "split(s)", 1, "split() takes 2 arguments, got 1" },
+	{ "split(s, ',', 1)", 1, "split() takes 2 arguments, got 3" },
+	{ "split(i, ',')", 7, "split() takes strings, got int; cast with string()" },
+	{ "split(s, 0)", 10, "split() takes strings, got int; cast with string()" },
+	{ "split(genres, ',')", 7, "split() takes strings, got list<string>" },
+	{ "split(s, ',') == split(s, ',')", 15,
+	  "cannot compare list<string> with list<string>" },
+	{ "split(s, ',') + 1", 15, "'+' is not defined for list<string>" },
+	{ "splt(s, ',')", 1, "unknown function 'splt'; did you mean 'split'?" },
 };
 
 START_TEST(test_error)
@@ -1141,6 +1365,16 @@ static const struct {
 	{ "not i in (1)", "(not (i in (1)))" },
 	{ "i + 1 in (2)", "((i + 1) in (2))" },
 	{ "`end` * `and`", "(`end` * `and`)" },
+	{ "emb[ 0 ]", "emb[0]" },
+	{ "m[\"a\"]", "m['a']" },
+	{ "m [ 'a' ]", "m['a']" },
+	{ "(emb)[i+1]", "emb[(i + 1)]" },
+	{ "-emb[1]", "(-emb[1])" },
+	{ "emb[-1]", "emb[-1]" },
+	{ "SPLIT(s,',')[0]", "split(s, ',')[0]" },
+	{ "Length(genres)", "length(genres)" },
+	{ "if(b, genres, null)[0]", "if(b, genres, null)[0]" },
+	{ "case when b then m end['a']", "case when b then m end['a']" },
 };
 
 START_TEST(test_canonical)
@@ -1341,6 +1575,289 @@ START_TEST(test_wrong_row_type)
 }
 END_TEST
 
+/*
+ * split() makes its list in the scratch space of the expression, like the
+ * string functions: the same space from row to row once it is large
+ * enough, grown for a longer string, and untouched by the evaluation of
+ * another expression. An element taken from the list points into it.
+ * This is what a "select" of a list relies on: its value stays valid until
+ * the same expression runs again, for the next row.
+ */
+START_TEST(test_split_scratch)
+{
+	static char longer[600];
+	struct feat_expr *e = compile_ok("split(s, '_')");
+	struct feat_expr *e1 = compile_ok("split(s, '_')[1]");
+	struct feat_expr *e2 = compile_ok("split(t, '')");
+	struct feat_value v, v1, v2;
+	const char *first;
+	size_t k;
+
+	fill_row();
+	feat_expr_eval(e, row, &v);
+	check_value("split 1", &v, FEAT_STRLIST, "[\"item\",\"view\"]");
+	first = v.u.s.ptr;
+	feat_expr_eval(e1, row, &v1);
+	feat_expr_eval(e2, row, &v2);
+	check_value("split 1", &v, FEAT_STRLIST, "[\"item\",\"view\"]");
+	check_value("split 1 [1]", &v1, FEAT_STRING, "view");
+	check_value("split 2", &v2, FEAT_STRLIST, "[\"a\",\"b\",\"c\"]");
+
+	set_str(C_S, "a_b_c");
+	feat_expr_eval(e, row, &v);
+	check_value("split 3", &v, FEAT_STRLIST, "[\"a\",\"b\",\"c\"]");
+	ck_assert_ptr_eq(v.u.s.ptr, first);
+
+	/* 300 pieces of one letter: more room than before. */
+	for (k = 0; k + 1 < sizeof(longer); k += 2) {
+		longer[k] = 'x';
+		longer[k + 1] = '_';
+	}
+	longer[sizeof(longer) - 2] = 'y';
+	longer[sizeof(longer) - 1] = '\0';
+	set_str(C_S, longer);
+	feat_expr_eval(e, row, &v);
+	ck_assert(v.type == FEAT_STRLIST);
+	ck_assert_uint_eq(v.u.s.len, 600);	/* 300 of 01 'x' or 'y' */
+	feat_expr_eval(e1, row, &v1);
+	check_value("split 4 [1]", &v1, FEAT_STRING, "x");
+
+	set_str(C_S, "p_q");
+	feat_expr_eval(e, row, &v);
+	check_value("split 5", &v, FEAT_STRLIST, "[\"p\",\"q\"]");
+	check_value("split 2 again", &v2, FEAT_STRLIST, "[\"a\",\"b\",\"c\"]");
+	feat_expr_free(e);
+	feat_expr_free(e1);
+	feat_expr_free(e2);
+}
+END_TEST
+
+/* Lists and maps over rows that differ, nulls among them. */
+START_TEST(test_many_rows_lists)
+{
+	static const struct {
+		const char *text;
+		enum feat_type type;
+		const char *value[4];
+	} cases[] = {
+		{ "emb[i - 7]", FEAT_DOUBLE, { "0.5", "0.5", "null", "null" } },
+		{ "emb[j]", FEAT_DOUBLE, { "null", "0.5", "null", "null" } },
+		{ "genres[j]", FEAT_STRING, { "null", "a", "null", "null" } },
+		{ "m[s]", FEAT_DOUBLE, { "null", "2", "null", "null" } },
+		{ "length(genres)", FEAT_INT, { "4", "2", "0", "null" } },
+		{ "contains(genres, s)", FEAT_BOOL,
+		  { "false", "true", "false", "null" } },
+		{ "split(s, '_')", FEAT_STRLIST,
+		  { "[\"item\",\"view\"]", "[\"click\"]", "[\"\",\"\"]", "null" } },
+		{ "length(split(s, 'i'))", FEAT_INT, { "3", "2", "1", "null" } },
+	};
+	size_t c;
+	int k;
+
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct feat_expr *e = compile_ok(cases[c].text);
+
+		for (k = 0; k < 8; k++) {
+			struct feat_value v;
+
+			fill_row();
+			switch (k % 4) {
+			case 1:
+				set_int(C_J, FEAT_INT, 0);
+				set_str(C_S, "click");
+				set_json(C_GENRES, FEAT_STRLIST, "[\"a\", \"click\"]");
+				set_json(C_M, FEAT_MAP, "{\"click\": 2}");
+				set_json(C_EMB, FEAT_VECTOR, "[0.5]");
+				break;
+			case 2:
+				set_str(C_S, "_");
+				set_int(C_I, FEAT_INT, 10);
+				set_json(C_GENRES, FEAT_STRLIST, "[]");
+				set_json(C_EMB, FEAT_VECTOR, "[]");
+				break;
+			case 3:
+				row[C_I].type = FEAT_NULL;
+				row[C_J].type = FEAT_NULL;
+				row[C_S].type = FEAT_NULL;
+				row[C_GENRES].type = FEAT_NULL;
+				row[C_M].type = FEAT_NULL;
+				row[C_EMB].type = FEAT_NULL;
+				break;
+			}
+			feat_expr_eval(e, row, &v);
+			check_value(cases[c].text, &v, cases[c].type,
+				    cases[c].value[k % 4]);
+		}
+		feat_expr_free(e);
+	}
+}
+END_TEST
+
+/*
+ * The packed map of value.h as input columns read it (feat_json_map()):
+ * entries sorted by key bytewise whatever the order of the text, null
+ * members and numbers beyond a double left out, a key given twice an
+ * error (-2), anything but an object of numbers an error (-1). The map is
+ * shown as output prints it.
+ */
+static const struct {
+	const char *json;
+	int rc;
+	const char *printed;
+} maps[] = {
+	{ "{}", 0, "{}" },
+	{ " { } ", 0, "{}" },
+	{ "{\"a\": 1.5, \"b\": 2}", 0, "{\"a\":1.5,\"b\":2}" },
+	{ "{\"b\": 2, \"a\": 1.5}", 0, "{\"a\":1.5,\"b\":2}" },
+	{ "{\"aa\":1,\"a\":2,\"B\":3,\"\":4,\"\\u00e9\":5,\"z\":6}", 0,
+	  "{\"\":4,\"B\":3,\"a\":2,\"aa\":1,\"z\":6,\"\xc3\xa9\":5}" },
+	{ "{\"x\": -0.0, \"y\": 1e-7, \"z\": 0.1e1}", 0,
+	  "{\"x\":-0,\"y\":1e-07,\"z\":1}" },
+	{ "{\"a\": null, \"b\": 1}", 0, "{\"b\":1}" },
+	{ "{\"a\": 1e999, \"b\": -1e999}", 0, "{}" },
+	{ "{\"q\\\"\\n\": 1}", 0, "{\"q\\\"\\n\":1}" },
+	{ "{\n\t\"a\" :\t1 ,\r\n\"b\":2\n}", 0, "{\"a\":1,\"b\":2}" },
+	{ "{\"a\": 1, \"a\": 2}", -2, NULL },
+	{ "{\"a\": 1, \"b\": 2, \"a\": null}", -2, NULL },
+	{ "{\"a\": null, \"a\": 1}", -2, NULL },
+	{ "", -1, NULL },
+	{ "[1]", -1, NULL },
+	{ "{", -1, NULL },
+	{ "{\"a\"}", -1, NULL },
+	{ "{\"a\": }", -1, NULL },
+	{ "{\"a\": 1,}", -1, NULL },
+	{ "{,\"a\": 1}", -1, NULL },
+	{ "{\"a\": 1 \"b\": 2}", -1, NULL },
+	{ "{\"a\": 1} x", -1, NULL },
+	{ "{a: 1}", -1, NULL },
+	{ "{\"a\": \"1\"}", -1, NULL },
+	{ "{\"a\": true}", -1, NULL },
+	{ "{\"a\": [1]}", -1, NULL },
+	{ "{\"a\": {\"b\": 1}}", -1, NULL },
+	{ "{\"a\": nan}", -1, NULL },
+	{ "{\"a\": inf}", -1, NULL },
+	{ "{\"a\": +1}", -1, NULL },
+	{ "{\"a\": .5}", -1, NULL },
+	{ "{\"a\": 0x10}", -1, NULL },
+	{ "{\"a\\x\": 1}", -1, NULL },
+};
+
+START_TEST(test_json_map)
+{
+	struct feat_buf out = FEAT_BUF_INIT, tmp = FEAT_BUF_INIT;
+	struct feat_buf b = FEAT_BUF_INIT;
+	const char *json = maps[_i].json;
+	struct feat_value v;
+	int rc;
+
+	/* After something, as in a row's arena. */
+	ck_assert_int_eq(feat_buf_adds(&out, "prefix"), 0);
+	rc = feat_json_map(json, strlen(json), &out, &tmp);
+	ck_assert_msg(rc == maps[_i].rc, "%s: want %d, got %d", json,
+		      maps[_i].rc, rc);
+	ck_assert(memcmp(out.ptr, "prefix", 6) == 0);
+	if (rc == 0) {
+		v.type = FEAT_MAP;
+		v.u.s.ptr = out.ptr + 6;
+		v.u.s.len = out.len - 6;
+		ck_assert_int_eq(feat_fmt_json_value(&b, &v), 0);
+		ck_assert_msg(strcmp(b.ptr, maps[_i].printed) == 0,
+			      "%s: want %s, got %s", json, maps[_i].printed,
+			      b.ptr);
+	}
+	feat_buf_release(&out);
+	feat_buf_release(&tmp);
+	feat_buf_release(&b);
+}
+END_TEST
+
+/* Asserts that the tile encoding of the JSON text, read as type t, is hex. */
+static void check_packed(enum feat_type t, const char *json, const char *hex)
+{
+	struct feat_buf packed = FEAT_BUF_INIT, tmp = FEAT_BUF_INIT;
+	struct feat_buf b = FEAT_BUF_INIT;
+	struct feat_value v;
+	char got[256] = "";
+	size_t i;
+
+	ck_assert_int_eq(feat_buf_addc(&packed, 0), 0);
+	feat_buf_reset(&packed);
+	if (t == FEAT_MAP)
+		ck_assert_int_eq(feat_json_map(json, strlen(json), &packed, &tmp), 0);
+	else
+		ck_assert_int_eq(feat_json_list(t, json, strlen(json), &packed,
+						&tmp), 0);
+	v.type = t;
+	v.u.s.ptr = packed.ptr;
+	v.u.s.len = packed.len;
+	ck_assert_int_eq(feat_tile_put_value(&b, &v), 0);
+	for (i = 0; i < b.len && i < 80; i++)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%02x",
+			 i ? " " : "", (unsigned char)b.ptr[i]);
+	ck_assert_str_eq(got, hex);
+	feat_buf_release(&packed);
+	feat_buf_release(&tmp);
+	feat_buf_release(&b);
+}
+
+/*
+ * A map through a tile value (tag 9, feat-format(5), whose examples of
+ * tags 7 to 9 these are) comes back the same; in CSV it is its JSON,
+ * quoted. A value cut short ends where its whole elements do.
+ */
+START_TEST(test_map_value)
+{
+	struct feat_buf b = FEAT_BUF_INIT;
+	const unsigned char *p;
+	struct feat_value v, k, e;
+	size_t off = 0;
+
+	check_packed(FEAT_VECTOR, "[1]", "07 08 00 00 00 00 00 00 f0 3f");
+	check_packed(FEAT_STRLIST, "[\"m1\"]", "08 03 02 6d 31");
+	check_packed(FEAT_MAP, "{\"a\":1.5}",
+		     "09 0a 01 61 00 00 00 00 00 00 f8 3f");
+	check_packed(FEAT_MAP, "{}", "09 00");
+	check_packed(FEAT_STRLIST, "[]", "08 00");
+
+	fill_row();
+	ck_assert_int_eq(feat_tile_put_value(&b, &row[C_M]), 0);
+	ck_assert_uint_eq((unsigned char)b.ptr[0], 9);
+	ck_assert_uint_eq((unsigned char)b.ptr[1], row[C_M].u.s.len);
+	p = (const unsigned char *)b.ptr;
+	ck_assert_int_eq(feat_tile_get_value(&p, p + b.len, &v), 0);
+	ck_assert(v.type == FEAT_MAP);
+	ck_assert_uint_eq(v.u.s.len, row[C_M].u.s.len);
+	ck_assert(memcmp(v.u.s.ptr, row[C_M].u.s.ptr, v.u.s.len) == 0);
+	/* 01 'a' 1.5, 01 'b' -2, 03 'z' c3 a9 0 */
+	ck_assert_uint_eq(v.u.s.len, 3 * 10 + 2);
+	ck_assert(memcmp(v.u.s.ptr, "\x01" "a" "\0\0\0\0\0\0\xf8\x3f", 10) == 0);
+
+	feat_buf_reset(&b);
+	ck_assert_int_eq(feat_fmt_csv_value(&b, &row[C_M]), 0);
+	ck_assert_str_eq(b.ptr,
+			 "\"{\"\"a\"\":1.5,\"\"b\"\":-2,\"\"z\xc3\xa9\"\":0}\"");
+
+	/* Cut in the middle of the second entry. */
+	v = row[C_M];
+	v.u.s.len = 14;
+	ck_assert_int_eq(feat_elem_next(&v, &off, &k, &e), 1);
+	ck_assert(k.u.s.len == 1 && k.u.s.ptr[0] == 'a' && e.u.d == 1.5);
+	ck_assert_int_eq(feat_elem_next(&v, &off, &k, &e), -1);
+	feat_buf_reset(&b);
+	ck_assert_int_eq(feat_fmt_json_value(&b, &v), 0);
+	ck_assert_str_eq(b.ptr, "{\"a\":1.5}");
+	/* A vector cut short, and a value of another type. */
+	v = row[C_EMB];
+	v.u.s.len = 12;
+	feat_buf_reset(&b);
+	ck_assert_int_eq(feat_fmt_json_value(&b, &v), 0);
+	ck_assert_str_eq(b.ptr, "[0.5]");
+	off = 0;
+	ck_assert_int_eq(feat_elem_next(&row[C_S], &off, &k, &e), -1);
+	feat_buf_release(&b);
+}
+END_TEST
+
 START_TEST(test_free_null)
 {
 	feat_expr_free(NULL);
@@ -1378,6 +1895,13 @@ static Suite *expr_suite(void)
 	tcase_add_test(tc, test_wrong_row_type);
 	tcase_add_test(tc, test_free_null);
 	tcase_add_test(tc, test_no_columns);
+	tcase_add_test(tc, test_split_scratch);
+	tcase_add_test(tc, test_many_rows_lists);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("packed");
+	tcase_add_loop_test(tc, test_json_map, 0, sizeof(maps) / sizeof(maps[0]));
+	tcase_add_test(tc, test_map_value);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");

@@ -749,7 +749,7 @@ static const struct bad {
 	{ base, "{\"time\": \"ts\",", "{\"time\": \"ts\", \"format\": \"json\",",
 	  "1:45: unknown format 'json' (\"csv\" or \"jsonl\")" },
 	{ base, "\"x\": \"double\"", "\"x\": \"float\"",
-	  "2:57: unknown type 'float' for column 'x' (types: int, double, string, bool, timestamp_s, timestamp_ms, timestamp_us, timestamp_ns, timestamp, list<double>, list<string>)" },
+	  "2:57: unknown type 'float' for column 'x' (types: int, double, string, bool, timestamp_s, timestamp_ms, timestamp_us, timestamp_ns, timestamp, list<double>, list<string>, map<string,double>)" },
 	{ base, "\"x\": \"double\"", "\"1x\": \"double\"",
 	  "2:52: '1x' is not a valid column name (letters, digits and _, not starting with a digit)" },
 	{ base, "\"columns\": {\"k\": \"string\", \"ts\": \"timestamp_ms\", \"x\": \"double\", \"b\": \"bool\"}",
