@@ -238,6 +238,13 @@ bench-small: all $(BENCH_TOOLS)
 
 clean: clean-bench
 clean-bench:
-	rm -f $(BENCH_TOOLS)
+	rm -f $(BENCH_TOOLS) tests/unit/bench_expr
 
-.PHONY: bench bench-small clean-bench
+# Nanoseconds per evaluation of typical expressions (tests/unit/bench_expr.c).
+bench-expr: tests/unit/bench_expr
+	@tests/unit/bench_expr
+
+tests/unit/bench_expr: tests/unit/bench_expr.o $(LIBFEAT)
+	$(QUIET_LINK)$(CC) $(LDFLAGS) -o $@ $< $(LIBFEAT) $(LIBS)
+
+.PHONY: bench bench-small bench-expr clean-bench
