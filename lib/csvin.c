@@ -142,6 +142,35 @@ static int grow_fields(struct feat_csv *r)
 	return 0;
 }
 
+const char *feat_parse_scalar(const struct feat_column *c, const char *s,
+			      size_t n, struct feat_value *v)
+{
+	int b;
+
+	v->type = c->type;
+	switch (c->type) {
+	case FEAT_INT:
+		return feat_parse_int(s, n, &v->u.i) < 0 ? "int" : NULL;
+	case FEAT_DOUBLE:
+		if (feat_parse_double(s, n, &v->u.d) < 0)
+			return "double";
+		if (!(v->u.d - v->u.d == 0))
+			v->type = FEAT_NULL;	/* NaN and infinities are null */
+		return NULL;
+	case FEAT_BOOL:
+		if (feat_parse_bool(s, n, &b) < 0)
+			return "bool";
+		v->u.i = b;
+		return NULL;
+	case FEAT_TIMESTAMP:
+		return feat_ts_parse(s, n, c->unit, &v->u.i) < 0
+		       ? feat_column_type_name(c) : NULL;
+	default:
+		v->type = FEAT_NULL;
+		return NULL;
+	}
+}
+
 static int convert(struct feat_csv *r, size_t col, const char *s, size_t n,
 		   size_t off)
 {
@@ -156,30 +185,10 @@ static int convert(struct feat_csv *r, size_t col, const char *s, size_t n,
 	}
 	switch (c->type) {
 	case FEAT_INT:
-		v->type = FEAT_INT;
-		if (feat_parse_int(s, n, &v->u.i) < 0)
-			what = "int";
-		break;
 	case FEAT_DOUBLE:
-		v->type = FEAT_DOUBLE;
-		if (feat_parse_double(s, n, &v->u.d) < 0)
-			what = "double";
-		else if (!(v->u.d - v->u.d == 0))
-			v->type = FEAT_NULL;	/* NaN and infinities are null */
-		break;
-	case FEAT_BOOL: {
-		int b;
-
-		v->type = FEAT_BOOL;
-		if (feat_parse_bool(s, n, &b) < 0)
-			what = "bool";
-		v->u.i = b;
-		break;
-	}
+	case FEAT_BOOL:
 	case FEAT_TIMESTAMP:
-		v->type = FEAT_TIMESTAMP;
-		if (feat_ts_parse(s, n, c->unit, &v->u.i) < 0)
-			what = feat_column_type_name(c);
+		what = feat_parse_scalar(c, s, n, v);
 		break;
 	case FEAT_STRING:
 		/* The arena may move while the row grows: keep the offset

@@ -58,6 +58,16 @@ size_t feat_csv_header(const struct feat_csv *r, const char *const **names);
 void feat_csv_free(struct feat_csv *r);
 
 /*
+ * Converts the text s[0..n) of an int, double, bool or timestamp column
+ * (the conversions every row reader shares). Returns NULL, or the name of
+ * the type the text is not, for the error message. A non-finite double
+ * is null.
+ */
+struct feat_column;
+const char *feat_parse_scalar(const struct feat_column *c, const char *s,
+			      size_t n, struct feat_value *v);
+
+/*
  * Appends one field to out, quoted when it holds the delimiter, the quote
  * character or a line break. Returns 0 or -1.
  */

@@ -205,30 +205,10 @@ static int convert(struct feat_jsonl *r, size_t col, const char *p,
 
 		switch (c->type) {
 		case FEAT_INT:
-			v->type = FEAT_INT;
-			if (feat_parse_int(s, textlen, &v->u.i) < 0)
-				what = "int";
-			break;
 		case FEAT_DOUBLE:
-			v->type = FEAT_DOUBLE;
-			if (feat_parse_double(s, textlen, &v->u.d) < 0)
-				what = "double";
-			else if (!(v->u.d - v->u.d == 0))
-				v->type = FEAT_NULL;
-			break;
-		case FEAT_BOOL: {
-			int b;
-
-			v->type = FEAT_BOOL;
-			if (feat_parse_bool(s, textlen, &b) < 0)
-				what = "bool";
-			v->u.i = b;
-			break;
-		}
+		case FEAT_BOOL:
 		case FEAT_TIMESTAMP:
-			v->type = FEAT_TIMESTAMP;
-			if (feat_ts_parse(s, textlen, c->unit, &v->u.i) < 0)
-				what = feat_column_type_name(c);
+			what = feat_parse_scalar(c, s, textlen, v);
 			break;
 		case FEAT_STRING:
 			v->type = FEAT_STRING;
