@@ -38,7 +38,6 @@ struct feat_csv {
 	/* the row being read */
 	size_t nfields;
 	struct feat_value *vals;
-	unsigned char *seen;	/* per column: a field filled it */
 	struct feat_buf arena;
 	struct feat_buf tmp;		/* a string being unescaped */
 	size_t *field_off;
@@ -76,8 +75,7 @@ struct feat_csv *feat_csv_new(const struct feat_source *src, const char *file,
 	r->ctx = ctx;
 	r->line = 1;
 	r->vals = calloc(src->ncols, sizeof(*r->vals));
-	r->seen = calloc(src->ncols, 1);
-	if (!r->file || !r->vals || !r->seen) {
+	if (!r->file || !r->vals) {
 		feat_csv_free(r);
 		return NULL;
 	}
@@ -98,7 +96,6 @@ void feat_csv_free(struct feat_csv *r)
 		free(r->header[i]);
 	free(r->header);
 	free(r->vals);
-	free(r->seen);
 	feat_buf_release(&r->arena);
 	feat_buf_release(&r->tmp);
 	free(r->field_off);
@@ -178,7 +175,6 @@ static int convert(struct feat_csv *r, size_t col, const char *s, size_t n,
 	struct feat_value *v = &r->vals[col];
 	const char *what = NULL;
 
-	r->seen[col] = 1;
 	if (n == r->null_len && !memcmp(s, r->src->fmt.null_text, n)) {
 		v->type = FEAT_NULL;
 		return 0;

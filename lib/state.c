@@ -260,7 +260,6 @@ int feat_state_init(struct feat_state *st, const struct feat_group_by *g,
 			st->need_u[i] |= NEED(a->op);
 	}
 	st->entry_words = 2 + g->ninputs;
-	st->last_ts = INT64_MIN;
 	return 0;
 }
 
@@ -654,8 +653,6 @@ int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 			return feat_error_nomem(err);
 	}
 	k = st->per_key[id];
-	st->last_ts = ts;
-	st->events++;
 	/* Events older than every window of any later T can go. */
 	if (st->nwin) {
 		uint64_t lo = k->head;

@@ -65,8 +65,6 @@ struct feat_state {
 	uint64_t *words;		/* the inputs of the event being added */
 	struct feat_aggctx ctx;
 	size_t entry_words;		/* ring entry: ts, null mask, inputs */
-	int64_t last_ts;
-	uint64_t events;
 };
 
 /* Prepares an empty state for g. Returns 0, or -1 with err set. */
