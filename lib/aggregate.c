@@ -445,7 +445,7 @@ int feat_aggregate_events_shard(const struct feat_plan *plan, size_t gb,
 		goto out;
 	}
 	if (fmt == FEAT_OUT_TILES) {
-		if (feat_tile_writer_init(&r.w, out, plan, gb, err) < 0)
+		if (feat_tile_writer_init_shard(&r.w, out, plan, gb, k, n, err) < 0)
 			goto out;
 	} else if (text_header(&r, err) < 0) {
 		goto out;
@@ -495,7 +495,7 @@ int feat_aggregate_merge(const struct feat_plan *plan,
 	struct run r;
 	size_t i, nopen = 0;
 	long gb = -1;
-	int ret = -1;
+	int ret = -1, by_seq;
 
 	memset(&r, 0, sizeof(r));
 	memset(stats, 0, sizeof(*stats));
@@ -529,6 +529,18 @@ int feat_aggregate_merge(const struct feat_plan *plan,
 	}
 	r.g = &plan->group_bys[gb];
 	r.src = &plan->sources[r.g->source];
+	{
+		struct feat_tile_reader **rd = calloc(ninputs, sizeof(*rd));
+
+		if (!rd) {
+			feat_error_nomem(err);
+			goto out;
+		}
+		for (i = 0; i < ninputs; i++)
+			rd[i] = &ins[i].rd;
+		by_seq = feat_tile_readers_shards(rd, ninputs);
+		free(rd);
+	}
 	if (fmt == FEAT_OUT_TILES) {
 		if (feat_tile_writer_init(&r.w, out, plan, (size_t)gb, err) < 0)
 			goto out;
@@ -544,7 +556,8 @@ int feat_aggregate_merge(const struct feat_plan *plan,
 			if (feat_tilein_peek(&ins[i], merge_flush, &r, err) < 0)
 				goto out;
 			if (ins[i].have &&
-			    (best < 0 || feat_tile_rec_before(&ins[i].rec, &ins[best].rec)))
+			    (best < 0 || feat_tile_rec_before(&ins[i].rec, &ins[best].rec,
+							      by_seq)))
 				best = (long)i;
 		}
 		if (best < 0)

@@ -55,6 +55,7 @@ struct gbrun {
 	size_t nstreams;
 	int64_t *last_ts;	/* per stream, for the order check */
 	int used;
+	int by_seq;		/* the streams are shards of one run */
 };
 
 struct jrun {
@@ -384,7 +385,8 @@ static int advance(struct jrun *r, size_t gi, int64_t T,
 				return feat_error_set(err, t->in.name, 0, 0,
 						      "tile stream is not in time order");
 			if (t->have && (best < 0 ||
-					feat_tile_rec_before(&t->rec, &gr->streams[best]->rec)))
+					feat_tile_rec_before(&t->rec, &gr->streams[best]->rec,
+							     gr->by_seq)))
 				best = (long)i;
 		}
 		if (best < 0 || gr->streams[best]->rec.ts >= T)
@@ -532,6 +534,18 @@ static int open_tiles(struct jrun *r, const char *const *tiles, size_t ntiles,
 		gr->last_ts = p;
 		gr->last_ts[gr->nstreams] = INT64_MIN;
 		gr->streams[gr->nstreams++] = t;
+	}
+	for (i = 0; i < plan->ngroup_bys; i++) {
+		struct gbrun *gr = &r->gbs[i];
+		struct feat_tile_reader **rd = calloc(gr->nstreams + 1, sizeof(*rd));
+		size_t k;
+
+		if (!rd)
+			return feat_error_nomem(err);
+		for (k = 0; k < gr->nstreams; k++)
+			rd[k] = &gr->streams[k]->rd;
+		gr->by_seq = feat_tile_readers_shards(rd, gr->nstreams);
+		free(rd);
 	}
 	for (i = 0; i < plan->ngroup_bys; i++)
 		if (r->gbs[i].used && !r->gbs[i].nstreams)

@@ -210,8 +210,9 @@ int feat_serve_dump(const struct feat_plan *plan, const char *const *tiles,
 	int64_t *last;
 	unsigned char *present;
 	int64_t latest = INT64_MIN;
-	size_t i, nopen = 0, ngb = 0;
-	int ret = -1;
+	size_t i, g, nopen = 0, ngb = 0;
+	int ret = -1, *by_seq = NULL;
+	struct feat_tile_reader **rds = NULL;
 
 	if (!ntiles) {
 		tiles = stdin_only;
@@ -246,6 +247,21 @@ int feat_serve_dump(const struct feat_plan *plan, const char *const *tiles,
 			       plan->group_bys[only_gb].name);
 		goto out;
 	}
+	/* Per group_by: are its streams shards of one run? */
+	by_seq = calloc(plan->ngroup_bys, sizeof(*by_seq));
+	rds = calloc(ntiles, sizeof(*rds));
+	if (!by_seq || !rds) {
+		feat_error_nomem(err);
+		goto out;
+	}
+	for (g = 0; g < plan->ngroup_bys; g++) {
+		size_t m = 0;
+
+		for (i = 0; i < ntiles; i++)
+			if (ins[i].rd.group_by == (long)g)
+				rds[m++] = &ins[i].rd;
+		by_seq[g] = feat_tile_readers_shards(rds, m);
+	}
 	if (fmt == FEAT_OUT_CSV && ngb > 1) {
 		feat_error_set(err, NULL, 0, 0, "CSV output holds one group_by; choose one with --group-by or use --format jsonl");
 		goto out;
@@ -264,7 +280,8 @@ int feat_serve_dump(const struct feat_plan *plan, const char *const *tiles,
 				goto out;
 			}
 			if (ins[i].have &&
-			    (best < 0 || feat_tile_rec_before(&ins[i].rec, &ins[best].rec)))
+			    (best < 0 || feat_tile_rec_before(&ins[i].rec, &ins[best].rec,
+							      by_seq[ins[i].rd.group_by])))
 				best = (long)i;
 		}
 		if (best < 0)
@@ -300,5 +317,7 @@ out:
 	free(st);
 	free(present);
 	free(last);
+	free(by_seq);
+	free(rds);
 	return ret;
 }

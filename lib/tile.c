@@ -152,6 +152,14 @@ int feat_tile_writer_init(struct feat_tile_writer *w, struct feat_output *out,
 			  const struct feat_plan *plan, size_t gb,
 			  struct feat_error *err)
 {
+	return feat_tile_writer_init_shard(w, out, plan, gb, 0, 0, err);
+}
+
+int feat_tile_writer_init_shard(struct feat_tile_writer *w,
+				struct feat_output *out,
+				const struct feat_plan *plan, size_t gb,
+				uint32_t k, uint32_t n, struct feat_error *err)
+{
 	struct feat_buf h = FEAT_BUF_INIT;
 	const char *gname = plan->group_bys[gb].name;
 	const char *sname = plan->sources[plan->group_bys[gb].source].name;
@@ -169,7 +177,7 @@ int feat_tile_writer_init(struct feat_tile_writer *w, struct feat_output *out,
 		return feat_error_set(err, NULL, 0, 0, "cannot set up zstd");
 	memcpy(fixed, magic, 8);
 	put16(fixed + 8, FEAT_TILE_VERSION);
-	put16(fixed + 10, 0);
+	put16(fixed + 10, n > 1 ? 1 : 0);
 	put32(fixed + 12, (uint32_t)plan->hash);
 	put32(fixed + 16, (uint32_t)(plan->hash >> 32));
 	put16(fixed + 20, (unsigned)gb);
@@ -179,6 +187,12 @@ int feat_tile_writer_init(struct feat_tile_writer *w, struct feat_output *out,
 	put16(fixed, (unsigned)strlen(sname));
 	if (feat_buf_add(&h, fixed, 2) < 0 || feat_buf_adds(&h, sname) < 0)
 		goto nomem;
+	if (n > 1) {
+		put16(fixed, (unsigned)k);
+		put16(fixed + 2, (unsigned)n);
+		if (feat_buf_add(&h, fixed, 4) < 0)
+			goto nomem;
+	}
 	put32(fixed, feat_fnv1a32(h.ptr, h.len));
 	if (feat_buf_add(&h, fixed, 4) < 0)
 		goto nomem;
@@ -350,7 +364,7 @@ static int bad(struct feat_tile_reader *r, struct feat_error *err,
 static int read_header(struct feat_tile_reader *r, struct feat_error *err)
 {
 	const unsigned char *u = (const unsigned char *)r->in.ptr + r->in_off;
-	size_t avail = r->in.len - r->in_off, glen, slen, need;
+	size_t avail = r->in.len - r->in_off, glen, slen, need, extra;
 	uint64_t hash;
 	unsigned gb;
 
@@ -368,13 +382,14 @@ static int read_header(struct feat_tile_reader *r, struct feat_error *err)
 		return feat_error_set(err, r->name, 0, 0,
 				      "unsupported tile stream version %u (this feat reads version %d)",
 				      (unsigned)get16(u + 8), FEAT_TILE_VERSION);
-	if (get16(u + 10))
+	if (get16(u + 10) & ~1u)
 		return bad(r, err, "tile stream uses flags this feat does not know");
 	glen = get16(u + 22);
 	if (avail < 24 + glen + 2)
 		return r->eof ? bad(r, err, "truncated tile stream (in the header)") : 0;
 	slen = get16(u + 24 + glen);
-	need = 24 + glen + 2 + slen + 4;
+	extra = get16(u + 10) & 1 ? 4 : 0;
+	need = 24 + glen + 2 + slen + extra + 4;
 	if (avail < need)
 		return r->eof ? bad(r, err, "truncated tile stream (in the header)") : 0;
 	if (get32(u + need - 4) != feat_fnv1a32(u, need - 4))
@@ -389,6 +404,12 @@ static int read_header(struct feat_tile_reader *r, struct feat_error *err)
 	    strlen(r->plan->group_bys[gb].name) != glen ||
 	    memcmp(r->plan->group_bys[gb].name, u + 24, glen))
 		return bad(r, err, "tile stream names a group_by the plan does not have");
+	if (extra) {
+		r->shard = get16(u + 24 + glen + 2 + slen);
+		r->nshards = get16(u + 24 + glen + 2 + slen + 2);
+		if (r->nshards < 2 || r->shard >= r->nshards)
+			return bad(r, err, "tile stream header names an impossible shard");
+	}
 	r->group_by = gb;
 	r->in_off += need;
 	r->state = 1;
@@ -496,4 +517,14 @@ int feat_tile_reader_next(struct feat_tile_reader *r,
 	return 1;
 corrupt:
 	return bad(r, err, "tile stream record is corrupted");
+}
+
+int feat_tile_readers_shards(struct feat_tile_reader *const *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (r[i]->nshards < 2 || r[i]->nshards != r[0]->nshards)
+			return 0;
+	return n > 1;
 }

@@ -55,6 +55,12 @@ int feat_tile_writer_init(struct feat_tile_writer *w, struct feat_output *out,
 			  const struct feat_plan *plan, size_t gb,
 			  struct feat_error *err);
 
+/* The same for shard k (0-based) of n: the header says so (flag 1). */
+int feat_tile_writer_init_shard(struct feat_tile_writer *w,
+				struct feat_output *out,
+				const struct feat_plan *plan, size_t gb,
+				uint32_t k, uint32_t n, struct feat_error *err);
+
 /*
  * Appends an event tile: the encoded key, the event time, its sequence
  * number (its place among the events of the run that read it, which
@@ -84,11 +90,19 @@ struct feat_tile_rec {
 	size_t ninputs;
 };
 
-/* 1 when record a comes before b in a stream: by time, then sequence. */
+/*
+ * 1 when record a, the head of one input of a merge, goes before b, the
+ * head of a later input: by time; at equal times by sequence number when
+ * the inputs are key shards of one run (by_seq: their numbers count the
+ * same rows), else the earlier input first (pieces of a log, in order).
+ * Either way each key keeps its input order, and shards merge into the
+ * very stream one run writes.
+ */
 static inline int feat_tile_rec_before(const struct feat_tile_rec *a,
-				       const struct feat_tile_rec *b)
+				       const struct feat_tile_rec *b,
+				       int by_seq)
 {
-	return a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq);
+	return a->ts < b->ts || (by_seq && a->ts == b->ts && a->seq < b->seq);
 }
 
 struct feat_tile_reader {
@@ -96,6 +110,7 @@ struct feat_tile_reader {
 	uint64_t hash;			/* the plan's */
 	const struct feat_plan *plan;
 	long group_by;			/* from the header; -1 until read */
+	uint32_t shard, nshards;	/* from the header; nshards 0: whole */
 	int state;			/* header, blocks, ended */
 	struct feat_buf in;		/* bytes not yet consumed */
 	size_t in_off;
@@ -138,5 +153,11 @@ static inline int feat_tile_reader_done(const struct feat_tile_reader *r)
 }
 
 void feat_tile_reader_release(struct feat_tile_reader *r);
+
+/*
+ * 1 when the n readers (headers read) are shards of one run: each says it
+ * is a shard of the same count. Their records then merge by sequence.
+ */
+int feat_tile_readers_shards(struct feat_tile_reader *const *r, size_t n);
 
 #endif
