@@ -1090,8 +1090,8 @@ static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 				g->features[f].window = j;
 				if (ag->windows[j] == FEAT_UNBOUNDED)
 					g->has_unbounded = 1;
-				else if (ag->windows[j] > g->max_window)
-					g->max_window = ag->windows[j];
+				else if (ag->windows[j] + ag->hops[j] > g->max_window)
+					g->max_window = ag->windows[j] + ag->hops[j];
 			}
 		}
 		for (i = 0; i < g->nfeatures; i++)

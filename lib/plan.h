@@ -122,7 +122,9 @@ struct feat_group_by {
 	size_t naggs;
 	struct feat_feature *features;
 	size_t nfeatures;
-	int64_t max_window;	/* longest bounded window, 0 if none */
+	int64_t max_window;	/* how far back a bounded window reaches, its
+				 * hop included ([floor_H(T-W), T) starts up
+				 * to W + H before T); 0 if none */
 	int has_unbounded;
 };
 

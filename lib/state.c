@@ -598,14 +598,11 @@ static int add_generic(struct feat_state *st, struct feat_state_key *k,
 		}
 		if (r->n && r->first + (int64_t)r->n - 1 > idx)
 			return -1;	/* events out of time order */
+		/* Empty buckets fill a gap up to this event's: after the
+		 * eviction above, at most reach / hop + 1 of them. */
 		while (!r->n || r->first + (int64_t)r->n - 1 < idx) {
 			int64_t next = r->n ? r->first + (int64_t)r->n : idx;
 
-			/* Skip a gap longer than the ring: restart it. */
-			if (r->n && idx - next > (int64_t)r->cap) {
-				r->n = 0;
-				next = idx;
-			}
 			if (!bucket_push(st, h, r, next))
 				return -1;
 		}
