@@ -987,15 +987,22 @@ static struct dd dd_div_d(struct dd a, double d)
 	return r;
 }
 
+/* The population variance; NaN when the sum of the squares is beyond the
+ * doubles (the caller turns it into null). */
 static double variance(const struct feat_astate *s)
 {
 	struct dd s1 = dd_of_accum(s->s1), s2 = dd_of_accum(s->s2);
+
+	if (!(s2.hi - s2.hi == 0))
+		return NAN;
 	struct dd mean = dd_div_d(s1, (double)s->n);
 	struct dd m2 = dd_div_d(s2, (double)s->n);
 	struct dd sq = dd_mul(mean, mean);
 	struct dd v = dd_add2(m2, (struct dd){ -sq.hi, -sq.lo });
 	double r = v.hi + v.lo;
 
+	if (r != r)
+		return r;	/* no number: null */
 	return r > 0 ? r : 0;
 }
 

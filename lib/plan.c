@@ -1654,6 +1654,9 @@ static json_t *source_json(const struct feat_source *s, int is_left)
 	} else if (s->lateness > 0) {
 		feat_duration_format(buf, s->lateness);
 		json_object_set_new(o, "lateness", json_string(buf));
+	} else if (is_left) {
+		/* A left's default is unbounded: its 0 must be said. */
+		json_object_set_new(o, "lateness", json_string("0s"));
 	}
 	for (i = 0; i < s->ncols; i++)
 		json_object_set_new(cols, s->cols[i].name,
