@@ -145,6 +145,7 @@ check: all $(UNIT_TESTS)
 	@sh tests/run-unit $(UNIT_TESTS)
 	@sh tests/check-exports $(LIBFEAT)
 	@sh tests/cli/run
+	@$(MAKE) -s parity
 
 demo: all
 	@sh examples/demo
@@ -248,3 +249,18 @@ tests/unit/bench_expr: tests/unit/bench_expr.o $(LIBFEAT)
 	$(QUIET_LINK)$(CC) $(LDFLAGS) -o $@ $< $(LIBFEAT) $(LIBS)
 
 .PHONY: bench bench-small bench-expr clean-bench
+
+# The parity harness (tests/parity/README): DESIGN.md's five parity
+# equalities and the reference evaluator (tests/reference/), on the
+# examples and on random definitions and data, one seed per case; needs
+# python3. make check runs 40 cases, make parity-long 300;
+# PARITY_FLAGS='--seed 5000 -j 4' picks others.
+PARITY_FLAGS =
+
+parity: all
+	@sh tests/parity/run --cases 40 $(PARITY_FLAGS)
+
+parity-long: all
+	@sh tests/parity/run --long $(PARITY_FLAGS)
+
+.PHONY: parity parity-long
