@@ -101,14 +101,47 @@ static int record(struct scan *sc, long kl, long kc)
 	return 0;
 }
 
+/* Moves past one value without recording anything (too deep to index). */
+static void skip_value(struct scan *sc)
+{
+	int depth = 0;
+
+	do {
+		skip_ws(sc);
+		if (sc->s >= sc->end)
+			return;
+		if (*sc->s == '"') {
+			read_string(sc, NULL);
+		} else if (*sc->s == '{' || *sc->s == '[') {
+			depth++;
+			adv(sc);
+		} else if (*sc->s == '}' || *sc->s == ']') {
+			depth--;
+			adv(sc);
+		} else if (*sc->s == ',' || *sc->s == ':') {
+			adv(sc);
+		} else {
+			while (sc->s < sc->end &&
+			       (!*sc->s || !strchr(",]}: \t\r\n", *sc->s)))
+				adv(sc);
+		}
+	} while (depth > 0 && sc->s < sc->end);
+}
+
 static int value(struct scan *sc, long kl, long kc, int depth)
 {
 	size_t base;
 	long idx = 0;
 
 	skip_ws(sc);
-	if (sc->s >= sc->end || depth > 200)
+	if (sc->s >= sc->end)
 		return 0;
+	if (depth > 200) {
+		/* Deeper than any definition goes: no positions, but move on,
+		 * or the caller would see the same value forever. */
+		skip_value(sc);
+		return 0;
+	}
 	if (record(sc, kl, kc) < 0)
 		return -1;
 	base = sc->path.len;
@@ -131,8 +164,14 @@ static int value(struct scan *sc, long kl, long kc, int depth)
 			skip_ws(sc);
 			if (sc->s < sc->end && *sc->s == ':')
 				adv(sc);
-			if (value(sc, l, c, depth + 1) < 0)
-				return -1;
+			{
+				const char *at = sc->s;
+
+				if (value(sc, l, c, depth + 1) < 0)
+					return -1;
+				if (sc->s == at && sc->s < sc->end && *sc->s != '}')
+					adv(sc);	/* always move on */
+			}
 			sc->path.len = base;
 			sc->path.ptr[base] = '\0';
 		}
@@ -148,8 +187,14 @@ static int value(struct scan *sc, long kl, long kc, int depth)
 				continue;
 			}
 			feat_buf_addf(&sc->path, "/%ld", idx++);
-			if (value(sc, 0, 0, depth + 1) < 0)
-				return -1;
+			{
+				const char *at = sc->s;
+
+				if (value(sc, 0, 0, depth + 1) < 0)
+					return -1;
+				if (sc->s == at)
+					adv(sc);	/* always move on */
+			}
 			sc->path.len = base;
 			sc->path.ptr[base] = '\0';
 		}
@@ -157,7 +202,9 @@ static int value(struct scan *sc, long kl, long kc, int depth)
 	} else if (*sc->s == '"') {
 		read_string(sc, NULL);
 	} else {
-		while (sc->s < sc->end && !strchr(",]} \t\r\n", *sc->s))
+		/* (strchr finds a NUL byte in any set: test it first) */
+		while (sc->s < sc->end &&
+		       (!*sc->s || !strchr(",]} \t\r\n", *sc->s)))
 			adv(sc);
 	}
 	return 0;
