@@ -127,9 +127,14 @@ class Run:
 
     def cmd(self, args, stdin=None, check=True, what=None):
         """Runs a command in the scratch directory; returns its stdout."""
-        p = subprocess.run(args, input=stdin, cwd=self.work, env=self.env,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=CMD_TIMEOUT)
+        try:
+            p = subprocess.run(args, input=stdin, cwd=self.work,
+                               env=self.env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=CMD_TIMEOUT)
+        except OSError as e:
+            # such as a binary being rebuilt under us
+            raise Failure("%s: cannot run %s: %s" % (what or "command",
+                                                     args[0], e))
         if check and p.returncode != 0:
             raise Failure("%s: %s exited %d: %s" % (
                 what or "command", " ".join(shlex.quote(a) for a in args),
