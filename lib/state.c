@@ -122,51 +122,17 @@ static double as_d(uint64_t w)
 	return d;
 }
 
-/* -1, 0, 1 as a is less than, equal to or greater than b. */
+/* Words compare and read back as the aggregation states' do (aggop.c). */
 static int cmp_word(const struct feat_state *st, enum feat_type t, uint64_t a,
 		    uint64_t b)
 {
-	switch (t) {
-	case FEAT_DOUBLE: {
-		double x = as_d(a), y = as_d(b);
-
-		return x < y ? -1 : x > y;
-	}
-	case FEAT_STRING:
-	case FEAT_VECTOR:
-	case FEAT_STRLIST:
-	case FEAT_MAP: {
-		size_t la, lb;
-		const unsigned char *pa = feat_keymap_key(&st->strings, a, &la);
-		const unsigned char *pb = feat_keymap_key(&st->strings, b, &lb);
-		int c = memcmp(pa, pb, la < lb ? la : lb);
-
-		return c ? (c < 0 ? -1 : 1) : (la < lb ? -1 : la > lb);
-	}
-	default:
-		return as_i(a) < as_i(b) ? -1 : as_i(a) > as_i(b);
-	}
+	return feat_word_cmp(&st->ctx, t, a, b);
 }
 
 static void to_value(const struct feat_state *st, enum feat_type t, uint64_t w,
 		     struct feat_value *v)
 {
-	v->type = t;
-	switch (t) {
-	case FEAT_DOUBLE:
-		v->u.d = as_d(w);
-		break;
-	case FEAT_STRING:
-	case FEAT_VECTOR:
-	case FEAT_STRLIST:
-	case FEAT_MAP:
-		v->u.s.ptr = (const char *)feat_keymap_key(&st->strings, w,
-							   &v->u.s.len);
-		break;
-	default:
-		v->u.i = as_i(w);
-		break;
-	}
+	feat_word_value(&st->ctx, t, w, v);
 }
 
 int feat_state_init(struct feat_state *st, const struct feat_group_by *g,
