@@ -1959,6 +1959,49 @@ static void over_strings(const char *spec, const char *const *x, size_t n,
 /* No input: count, unique_count and approx_unique_count give 0, the
  * others null (DESIGN.md §3, "Empty and null"); two empty states merged
  * stay empty. */
+/* The example of feat-format(5), "State records": the states of count,
+ * sum of doubles and last of strings over 0.5 "a", then 0.25 "b". */
+START_TEST(test_encoding_example)
+{
+	static const struct {
+		const char *agg, *hex;
+	} ex[] = {
+		{ "{\"op\": \"count\"}", "02" },
+		{ "{\"op\": \"sum\", \"of\": \"d\"}", "02 01 21 80 80 0c" },
+		{ "{\"op\": \"last\", \"of\": \"s\"}", "02 01 62" },
+	};
+	struct feat_buf b = FEAT_BUF_INIT, hex = FEAT_BUF_INIT;
+	size_t i, j;
+
+	ctx_init();
+	for (i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
+		struct feat_plan *p = plan_with(ex[i].agg);
+		const struct feat_agg *a = the_agg(p);
+		struct feat_astate s;
+
+		require(feat_aggop_init(a, &s) == 0);
+		if (a->in_type == FEAT_DOUBLE) {
+			require(feat_aggop_add(a, &ctx, &s, dw(0.5), 0) == 0);
+			require(feat_aggop_add(a, &ctx, &s, dw(0.25), 0) == 0);
+		} else {
+			require(feat_aggop_add(a, &ctx, &s, intern("a", 1), 0) == 0);
+			require(feat_aggop_add(a, &ctx, &s, intern("b", 1), 0) == 0);
+		}
+		encode(a, &ctx, &s, &b);
+		feat_buf_reset(&hex);
+		for (j = 0; j < b.len; j++)
+			feat_buf_addf(&hex, "%s%02x", j ? " " : "",
+				      (unsigned char)b.ptr[j]);
+		ck_assert_str_eq(hex.ptr, ex[i].hex);
+		feat_aggop_release(a, &s);
+		feat_plan_free(p);
+	}
+	feat_buf_release(&b);
+	feat_buf_release(&hex);
+	ctx_release();
+}
+END_TEST
+
 START_TEST(test_empty)
 {
 	struct feat_buf b = FEAT_BUF_INIT;
@@ -2634,6 +2677,7 @@ static Suite *aggop_suite(void)
 	TCase *tc = tcase_create("edges");
 
 	tcase_add_test(tc, test_empty);
+	tcase_add_test(tc, test_encoding_example);
 	tcase_add_test(tc, test_signed_zero);
 	tcase_add_test(tc, test_list_order);
 	tcase_add_test(tc, test_histogram_k);
