@@ -128,6 +128,8 @@ int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
 		memcpy(&v->u.d, &u, 8);
 		s += 8;
 		v->type = FEAT_DOUBLE;
+		if (!(v->u.d - v->u.d == 0))
+			return -1;	/* the format has finite doubles only */
 		break;
 	}
 	case TAG_STRING:
@@ -141,6 +143,22 @@ int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
 			  : s0 == TAG_STRLIST ? FEAT_STRLIST : FEAT_MAP;
 		v->u.s.ptr = (const char *)s;
 		v->u.s.len = (size_t)u;
+		if (s0 == TAG_VECTOR) {
+			uint64_t i;
+
+			if (u % 8)
+				return -1;
+			for (i = 0; i < u; i += 8) {
+				uint64_t bits = 0;
+				int j;
+
+				for (j = 7; j >= 0; j--)
+					bits = bits << 8 | s[i + j];
+				/* Exponent all ones: infinite or NaN. */
+				if ((bits >> 52 & 0x7ff) == 0x7ff)
+					return -1;
+			}
+		}
 		s += u;
 		break;
 	default:
@@ -372,7 +390,8 @@ int feat_tile_reader_init(struct feat_tile_reader *r, const char *name,
 		if (plan->group_bys[i].ninputs > most)
 			most = plan->group_bys[i].ninputs;
 	r->vals = calloc(most + 1, sizeof(*r->vals));
-	if (!r->name || !r->dctx || !r->vals)
+	/* The input buffer always exists, so that offsets into it do too. */
+	if (!r->name || !r->dctx || !r->vals || feat_buf_grow(&r->in, 4096) < 0)
 		return feat_error_nomem(err);
 	return 0;
 }
@@ -603,9 +622,16 @@ int feat_tile_reader_next(struct feat_tile_reader *r,
 		goto corrupt;
 	r->prev_seq += (uint64_t)d;
 	rec->seq = r->prev_seq;
-	for (i = 0; i < n; i++)
-		if (feat_tile_get_value(&p, end, &r->vals[i]) < 0)
+	for (i = 0; i < n; i++) {
+		const struct feat_group_by *g = &r->plan->group_bys[r->group_by];
+
+		/* Each input null or of its column's type: the states take
+		 * the values as words of that type. */
+		if (feat_tile_get_value(&p, end, &r->vals[i]) < 0 ||
+		    (r->vals[i].type != FEAT_NULL &&
+		     r->vals[i].type != g->cols[g->inputs[i]].type))
 			goto corrupt;
+	}
 	rec->inputs = r->vals;
 	rec->ninputs = (size_t)n;
 	rec->first = rec->last = rec->ts;
