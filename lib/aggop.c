@@ -16,6 +16,9 @@
  *   histogram             ext: a map of word to count
  *   approx_unique_count   ext: HyperLogLog registers
  *   approx_percentile     ext: a DDSketch (logarithmic buckets of counts)
+ *
+ * Exact sums (s1, s2: 544 bytes each) are allocated at the first value, so
+ * that the many empty states of sawtooth buckets cost nothing for them.
  */
 #include <float.h>
 #include <math.h>
@@ -585,6 +588,24 @@ static struct feat_astate *by_bucket(const struct feat_agg *a,
 	return &b->st[b->n++];
 }
 
+/* Makes s's exact sums exist (zero when new). Returns 0 or -1. */
+static int sums(const struct feat_agg *a, struct feat_astate *s)
+{
+	if (!s->s1) {
+		s->s1 = malloc(sizeof(*s->s1));
+		if (!s->s1)
+			return -1;
+		feat_accum_init(s->s1);
+	}
+	if (!s->s2 && (a->op == FEAT_OP_VAR || a->op == FEAT_OP_STDDEV)) {
+		s->s2 = malloc(sizeof(*s->s2));
+		if (!s->s2)
+			return -1;
+		feat_accum_init(s->s2);
+	}
+	return 0;
+}
+
 int feat_aggop_init(const struct feat_agg *a, struct feat_astate *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -595,18 +616,6 @@ int feat_aggop_init(const struct feat_agg *a, struct feat_astate *s)
 		if (!b || !(b->idx = calloc(1, sizeof(*b->idx))))
 			return -1;
 		return 0;
-	}
-	if (exact_sum(a)) {
-		s->s1 = malloc(sizeof(*s->s1));
-		if (!s->s1)
-			return -1;
-		feat_accum_init(s->s1);
-		if (a->op == FEAT_OP_VAR || a->op == FEAT_OP_STDDEV) {
-			s->s2 = malloc(sizeof(*s->s2));
-			if (!s->s2)
-				return -1;
-			feat_accum_init(s->s2);
-		}
 	}
 	if (is_vec_op(a))
 		s->ext = calloc(1, sizeof(struct vecstate));
@@ -752,15 +761,19 @@ int feat_aggop_add(const struct feat_agg *a, const struct feat_aggctx *ctx,
 		break;
 	case FEAT_OP_SUM:
 	case FEAT_OP_AVG:
-		if (s->s1)
-			feat_accum_add(s->s1, word_d(w));
-		else
+		if (!exact_sum(a))
 			i128_add(s, (int64_t)w);
+		else if (sums(a, s) < 0)
+			return -1;
+		else
+			feat_accum_add(s->s1, word_d(w));
 		break;
 	case FEAT_OP_VAR:
 	case FEAT_OP_STDDEV: {
 		double x = word_num(t, w);
 
+		if (sums(a, s) < 0)
+			return -1;
 		feat_accum_add(s->s1, x);
 		if (add_square(s->s2, x) < 0)
 			s->b = 1;
@@ -858,14 +871,17 @@ int feat_aggop_merge(const struct feat_agg *a, const struct feat_aggctx *ctx,
 	case FEAT_OP_AVG:
 	case FEAT_OP_VAR:
 	case FEAT_OP_STDDEV:
-		if (dst->s1)
-			feat_accum_merge(dst->s1, src->s1);
-		else
+		if (!exact_sum(a)) {
 			i128_add(dst, i128_get(src));
-		if (dst->s2) {
-			feat_accum_merge(dst->s2, src->s2);
-			dst->b |= src->b;
+			break;
 		}
+		if (sums(a, dst) < 0)
+			return -1;
+		if (src->s1)
+			feat_accum_merge(dst->s1, src->s1);
+		if (src->s2)
+			feat_accum_merge(dst->s2, src->s2);
+		dst->b |= src->b;
 		break;
 	case FEAT_OP_MIN:
 		if (!dst->n || feat_word_cmp(ctx, t, src->a, dst->a) < 0)
@@ -1211,8 +1227,13 @@ int feat_aggop_result(const struct feat_agg *a, const struct feat_aggctx *ctx,
 	switch (a->op) {
 	case FEAT_OP_SUM:
 	case FEAT_OP_AVG:
-		if (s->s1) {
-			struct feat_accum tmp = *s->s1;
+		if (exact_sum(a)) {
+			struct feat_accum tmp;
+
+			if (s->s1)
+				tmp = *s->s1;
+			else
+				feat_accum_init(&tmp);
 
 			out->type = FEAT_DOUBLE;
 			out->u.d = feat_accum_round(&tmp);
@@ -1498,14 +1519,17 @@ int feat_aggop_encode(const struct feat_agg *a, const struct feat_aggctx *ctx,
 	case FEAT_OP_AVG:
 	case FEAT_OP_VAR:
 	case FEAT_OP_STDDEV:
-		if (!s->s1)
+		if (!exact_sum(a))
 			return feat_buf_add_svarint(b, (int64_t)s->a) < 0 ||
 			       feat_buf_add_varint(b, s->b) < 0 ? -1 : 0;
-		if (feat_accum_encode(s->s1, b) < 0)
+		/* A state that never saw a value has no sums: zero. */
+		if ((s->s1 ? feat_accum_encode(s->s1, b)
+			   : feat_buf_add_varint(b, 0)) < 0)
 			return -1;
-		if (!s->s2)
+		if (a->op != FEAT_OP_VAR && a->op != FEAT_OP_STDDEV)
 			return 0;
-		if (feat_accum_encode(s->s2, b) < 0)
+		if ((s->s2 ? feat_accum_encode(s->s2, b)
+			   : feat_buf_add_varint(b, 0)) < 0)
 			return -1;
 		return feat_buf_addc(b, s->b ? 1 : 0);
 	case FEAT_OP_MIN:
@@ -1659,7 +1683,7 @@ int feat_aggop_decode(const struct feat_agg *a, struct feat_keymap *strings,
 	case FEAT_OP_AVG:
 	case FEAT_OP_VAR:
 	case FEAT_OP_STDDEV:
-		if (!s->s1) {
+		if (!exact_sum(a)) {
 			int64_t hi;
 
 			if (feat_get_svarint(p, end, &hi) < 0 ||
@@ -1668,6 +1692,8 @@ int feat_aggop_decode(const struct feat_agg *a, struct feat_keymap *strings,
 			s->a = (uint64_t)hi;
 			return 0;
 		}
+		if (sums(a, s) < 0)
+			return -2;
 		if (feat_accum_decode(s->s1, p, end) < 0)
 			return -1;
 		if (!s->s2)
