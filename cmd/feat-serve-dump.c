@@ -10,8 +10,8 @@
 #include "serve.h"
 
 static const char usage[] =
-	"usage: feat-serve-dump [-q] [-o file] [--format jsonl|csv|resp] [--at T] [--group-by name]\n"
-	"                       plan tiles ...\n";
+	"usage: feat-serve-dump [-fq] [-o file] [--format jsonl|csv|resp] [--at T]\n"
+	"                       [--group-by name] plan [tiles ...]\n";
 
 static const char help[] =
 	"\n"
@@ -19,6 +19,9 @@ static const char help[] =
 	"\n"
 	"  -a, --at T           the time: milliseconds since the epoch or ISO-8601\n"
 	"                       (default: 1 ms after the latest event)\n"
+	"  -f, --follow         a live upsert stream: as tiles arrive, the rows of\n"
+	"                       the keys they change, each as of 1 ms after its\n"
+	"                       latest event\n"
 	"  -g, --group-by NAME  only this group_by\n"
 	"  -o, --output FILE    write to FILE atomically (default: stdout)\n"
 	"  -F, --format FORMAT  jsonl (default), csv (one group_by), or resp: Redis\n"
@@ -32,6 +35,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "at", required_argument, NULL, 'a' },
 		{ "group-by", required_argument, NULL, 'g' },
+		{ "follow", no_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, 'F' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -41,7 +45,7 @@ int main(int argc, char **argv)
 	const char *output = NULL, *group_by = NULL;
 	enum feat_out_format fmt = FEAT_OUT_JSONL;
 	int64_t at = FEAT_SERVE_END;
-	int c;
+	int c, follow = 0;
 	struct feat_error err;
 	struct feat_plan *plan;
 	struct feat_output out;
@@ -49,7 +53,7 @@ int main(int argc, char **argv)
 
 	cmd_init("feat-serve-dump");
 	feat_error_clear(&err);
-	while ((c = getopt_long(argc, argv, "a:g:o:F:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:g:o:F:fqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			if (parse_time_arg(optarg, &at) < 0 || at == FEAT_SERVE_END)
@@ -57,6 +61,7 @@ int main(int argc, char **argv)
 					    optarg);
 			break;
 		case 'g': group_by = optarg; break;
+		case 'f': follow = 1; break;
 		case 'o': output = optarg; break;
 		case 'F':
 			if (feat_out_format_parse(optarg, &fmt) < 0 || fmt == FEAT_OUT_TILES)
@@ -69,6 +74,8 @@ int main(int argc, char **argv)
 	}
 	if (optind == argc)
 		usage_error(usage, "no plan given");
+	if (follow && at != FEAT_SERVE_END)
+		usage_error(usage, "--follow writes values as events come; it takes no --at");
 	plan = feat_plan_load(argv[optind++], &err);
 	if (!plan)
 		die_error(&err);
@@ -76,8 +83,11 @@ int main(int argc, char **argv)
 		usage_error(usage, "the plan has no group_by '%s'", group_by);
 	if (feat_output_open(&out, output, &err) < 0)
 		die_error(&err);
-	if (feat_serve_dump(plan, (const char *const *)argv + optind,
-			    (size_t)(argc - optind), at, gb, &out, fmt, &err) < 0 ||
+	if ((follow ? feat_serve_follow(plan, (const char *const *)argv + optind,
+					(size_t)(argc - optind), gb, &out, fmt, &err)
+		    : feat_serve_dump(plan, (const char *const *)argv + optind,
+				      (size_t)(argc - optind), at, gb, &out, fmt,
+				      &err)) < 0 ||
 	    feat_output_commit(&out, &err) < 0)
 		die_error(&err);
 	feat_plan_free(plan);

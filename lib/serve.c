@@ -108,6 +108,70 @@ out:
 	return ret;
 }
 
+/* Appends the row of key id of g as of time at to b. */
+static int key_row(const struct feat_group_by *g, struct feat_state *st,
+		   long id, int64_t at, enum feat_out_format fmt,
+		   struct feat_buf *b, struct feat_buf *json,
+		   struct feat_value *vals, struct feat_error *err)
+{
+	size_t klen, k;
+	const unsigned char *p = feat_keymap_key(&st->keys, (size_t)id, &klen);
+	const unsigned char *end = p + klen;
+
+	feat_buf_reset(json);
+	if (feat_state_eval(st, id, at, vals, json, err) < 0)
+		return -1;
+	if (fmt == FEAT_OUT_RESP)
+		return resp_row(b, g, p, end, vals, err);
+	if (fmt == FEAT_OUT_JSONL) {
+		feat_buf_adds(b, "{\"group_by\":");
+		feat_fmt_json_string(b, g->name, strlen(g->name));
+	}
+	for (k = 0; k < g->nkeys + g->nfeatures; k++) {
+		const char *name;
+		struct feat_value v;
+
+		if (k < g->nkeys) {
+			if (feat_tile_get_value(&p, end, &v) < 0)
+				return feat_error_set(err, NULL, 0, 0, "internal error: bad key");
+			name = g->cols[g->keys[k]].name;
+		} else {
+			v = vals[k - g->nkeys];
+			name = g->features[k - g->nkeys].name;
+		}
+		if (fmt == FEAT_OUT_JSONL) {
+			feat_buf_addc(b, ',');
+			feat_fmt_json_string(b, name, strlen(name));
+			feat_buf_addc(b, ':');
+			feat_fmt_json_value(b, &v);
+		} else {
+			if (k)
+				feat_buf_addc(b, ',');
+			feat_fmt_csv_value(b, &v);
+		}
+	}
+	feat_buf_adds(b, fmt == FEAT_OUT_JSONL ? "}\n" : "\n");
+	return b->ptr ? 0 : feat_error_nomem(err);
+}
+
+static int csv_header(const struct feat_group_by *g, struct feat_output *out,
+		      struct feat_error *err)
+{
+	struct feat_buf b = FEAT_BUF_INIT;
+	size_t k;
+	int ret;
+
+	for (k = 0; k < g->nkeys; k++)
+		feat_buf_addf(&b, "%s,", g->cols[g->keys[k]].name);
+	for (k = 0; k < g->nfeatures; k++)
+		feat_buf_addf(&b, "%s%s", k ? "," : "", g->features[k].name);
+	feat_buf_addc(&b, '\n');
+	ret = b.ptr ? feat_output_write(out, b.ptr, b.len, err)
+		    : feat_error_nomem(err);
+	feat_buf_release(&b);
+	return ret;
+}
+
 static int dump_group_by(const struct feat_plan *plan, size_t gi,
 			 struct feat_state *st, int64_t at,
 			 struct feat_output *out, enum feat_out_format fmt,
@@ -117,7 +181,7 @@ static int dump_group_by(const struct feat_plan *plan, size_t gi,
 	struct feat_value *vals = calloc(g->nfeatures + 1, sizeof(*vals));
 	uint32_t *order = calloc(feat_state_nkeys(st) + 1, sizeof(*order));
 	struct feat_buf b = FEAT_BUF_INIT, json = FEAT_BUF_INIT;
-	size_t i, k;
+	size_t i;
 	int ret = -1;
 
 	if (!vals || !order) {
@@ -128,61 +192,11 @@ static int dump_group_by(const struct feat_plan *plan, size_t gi,
 		order[i] = (uint32_t)i;
 	sort_keys = &st->keys;
 	qsort(order, feat_state_nkeys(st), sizeof(*order), cmp_key);
-	if (fmt == FEAT_OUT_CSV) {
-		for (k = 0; k < g->nkeys; k++)
-			feat_buf_addf(&b, "%s,", g->cols[g->keys[k]].name);
-		for (k = 0; k < g->nfeatures; k++)
-			feat_buf_addf(&b, "%s%s", k ? "," : "", g->features[k].name);
-		feat_buf_addc(&b, '\n');
-	}
+	if (fmt == FEAT_OUT_CSV && csv_header(g, out, err) < 0)
+		goto out;
 	for (i = 0; i < feat_state_nkeys(st); i++) {
-		size_t klen;
-		const unsigned char *p = feat_keymap_key(&st->keys, order[i], &klen);
-		const unsigned char *end = p + klen;
-
-		feat_buf_reset(&json);
-		if (feat_state_eval(st, (long)order[i], at, vals, &json, err) < 0)
+		if (key_row(g, st, (long)order[i], at, fmt, &b, &json, vals, err) < 0)
 			goto out;
-		if (fmt == FEAT_OUT_RESP) {
-			if (resp_row(&b, g, p, end, vals, err) < 0)
-				goto out;
-			goto next;
-		}
-		if (fmt == FEAT_OUT_JSONL) {
-			feat_buf_adds(&b, "{\"group_by\":");
-			feat_fmt_json_string(&b, g->name, strlen(g->name));
-		}
-		for (k = 0; k < g->nkeys + g->nfeatures; k++) {
-			const char *name;
-			struct feat_value v;
-
-			if (k < g->nkeys) {
-				if (feat_tile_get_value(&p, end, &v) < 0) {
-					feat_error_set(err, NULL, 0, 0, "internal error: bad key");
-					goto out;
-				}
-				name = g->cols[g->keys[k]].name;
-			} else {
-				v = vals[k - g->nkeys];
-				name = g->features[k - g->nkeys].name;
-			}
-			if (fmt == FEAT_OUT_JSONL) {
-				feat_buf_addc(&b, ',');
-				feat_fmt_json_string(&b, name, strlen(name));
-				feat_buf_addc(&b, ':');
-				feat_fmt_json_value(&b, &v);
-			} else {
-				if (k)
-					feat_buf_addc(&b, ',');
-				feat_fmt_csv_value(&b, &v);
-			}
-		}
-		feat_buf_adds(&b, fmt == FEAT_OUT_JSONL ? "}\n" : "\n");
-next:
-		if (!b.ptr) {
-			feat_error_nomem(err);
-			goto out;
-		}
 		if (b.len > 65536) {
 			if (feat_output_write(out, b.ptr, b.len, err) < 0)
 				goto out;
@@ -200,11 +214,127 @@ out:
 	return ret;
 }
 
+/*
+ * --follow: per group_by, the keys that records changed at the latest
+ * time, in the order they were first changed, each with the time of its
+ * latest event. They are written (as of that time + 1 ms) when a record
+ * of a later time comes, since records of equal time may still come and
+ * change them, or at the end of input.
+ */
+struct pending {
+	long *ids;
+	size_t n, cap;
+	int64_t ts;			/* the records' time */
+	int64_t *last;			/* per key id: its latest event */
+	unsigned char *queued;		/* per key id */
+	size_t keys_cap;
+	struct feat_value *vals;
+	struct feat_buf b, json;
+};
+
+static void pending_release(struct pending *q)
+{
+	free(q->ids);
+	free(q->last);
+	free(q->queued);
+	free(q->vals);
+	feat_buf_release(&q->b);
+	feat_buf_release(&q->json);
+}
+
+static int pending_add(struct pending *q, long id, int64_t last,
+		       struct feat_error *err)
+{
+	if ((size_t)id >= q->keys_cap) {
+		size_t cap = q->keys_cap ? q->keys_cap * 2 : 1024, i;
+		int64_t *l;
+		unsigned char *u;
+
+		while (cap <= (size_t)id)
+			cap *= 2;
+		l = realloc(q->last, cap * sizeof(*l));
+		if (l)
+			q->last = l;
+		u = l ? realloc(q->queued, cap) : NULL;
+		if (!u)
+			return feat_error_nomem(err);
+		q->queued = u;
+		for (i = q->keys_cap; i < cap; i++)
+			u[i] = 0;
+		q->keys_cap = cap;
+	}
+	if (!q->queued[id]) {
+		if (q->n == q->cap) {
+			size_t cap = q->cap ? q->cap * 2 : 64;
+			long *p = realloc(q->ids, cap * sizeof(*p));
+
+			if (!p)
+				return feat_error_nomem(err);
+			q->ids = p;
+			q->cap = cap;
+		}
+		q->ids[q->n++] = id;
+		q->queued[id] = 1;
+		q->last[id] = last;
+	} else if (last > q->last[id]) {
+		q->last[id] = last;
+	}
+	return 0;
+}
+
+static int pending_write(const struct feat_group_by *g, struct feat_state *st,
+			 struct pending *q, struct feat_output *out,
+			 enum feat_out_format fmt, struct feat_error *err)
+{
+	size_t i;
+
+	if (!q->vals && !(q->vals = calloc(g->nfeatures + 1, sizeof(*q->vals))))
+		return feat_error_nomem(err);
+	feat_buf_reset(&q->b);
+	for (i = 0; i < q->n; i++) {
+		long id = q->ids[i];
+
+		q->queued[id] = 0;
+		if (key_row(g, st, id, q->last[id] + 1, fmt, &q->b, &q->json,
+			    q->vals, err) < 0)
+			return -1;
+	}
+	q->n = 0;
+	return q->b.len ? feat_output_write(out, q->b.ptr, q->b.len, err) : 0;
+}
+
+static int follow_flush(void *ctx, struct feat_error *err)
+{
+	return feat_output_flush(ctx, err);
+}
+
+static int serve(const struct feat_plan *plan, const char *const *tiles,
+		 size_t ntiles, int64_t at, long only_gb, int follow,
+		 struct feat_output *out, enum feat_out_format fmt,
+		 struct feat_error *err);
+
 int feat_serve_dump(const struct feat_plan *plan, const char *const *tiles,
 		    size_t ntiles, int64_t at, long only_gb,
 		    struct feat_output *out, enum feat_out_format fmt,
 		    struct feat_error *err)
 {
+	return serve(plan, tiles, ntiles, at, only_gb, 0, out, fmt, err);
+}
+
+int feat_serve_follow(const struct feat_plan *plan, const char *const *tiles,
+		      size_t ntiles, long only_gb, struct feat_output *out,
+		      enum feat_out_format fmt, struct feat_error *err)
+{
+	return serve(plan, tiles, ntiles, FEAT_SERVE_END, only_gb, 1, out, fmt,
+		     err);
+}
+
+static int serve(const struct feat_plan *plan, const char *const *tiles,
+		 size_t ntiles, int64_t at, long only_gb, int follow,
+		 struct feat_output *out, enum feat_out_format fmt,
+		 struct feat_error *err)
+{
+	struct pending *pend = NULL;
 	static const char *const stdin_only[] = { "-" };
 	struct feat_tilein *ins;
 	struct feat_state *st;
@@ -274,13 +404,25 @@ int feat_serve_dump(const struct feat_plan *plan, const char *const *tiles,
 		feat_error_set(err, NULL, 0, 0, "CSV output holds one group_by; choose one with --group-by or use --format jsonl");
 		goto out;
 	}
+	if (follow) {
+		pend = calloc(plan->ngroup_bys, sizeof(*pend));
+		if (!pend) {
+			feat_error_nomem(err);
+			goto out;
+		}
+		for (g = 0; fmt == FEAT_OUT_CSV && g < plan->ngroup_bys; g++)
+			if (present[g] && (only_gb < 0 || (long)g == only_gb) &&
+			    csv_header(&plan->group_bys[g], out, err) < 0)
+				goto out;
+	}
 	/* Apply in time order per group_by: a k-way merge over all inputs
 	 * (streams of different group_bys never interact). */
 	for (;;) {
 		long best = -1;
 
 		for (i = 0; i < ntiles; i++) {
-			if (feat_tilein_peek(&ins[i], NULL, NULL, err) < 0)
+			if (feat_tilein_peek(&ins[i], follow ? follow_flush : NULL,
+					     out, err) < 0)
 				goto out;
 			if (ins[i].have && ins[i].rec.ts < last[i]) {
 				feat_error_set(err, ins[i].in.name, 0, 0,
@@ -297,6 +439,22 @@ int feat_serve_dump(const struct feat_plan *plan, const char *const *tiles,
 		last[best] = ins[best].rec.ts;
 		if (ins[best].rec.last > latest)
 			latest = ins[best].rec.last;
+		if (follow && only_gb >= 0 && ins[best].rd.group_by != only_gb) {
+			feat_tilein_pop(&ins[best]);
+			continue;
+		}
+		if (follow) {
+			struct pending *q = &pend[ins[best].rd.group_by];
+			size_t gi = (size_t)ins[best].rd.group_by;
+
+			/* Records of a later time: the keys changed before are
+			 * final as of their last event. */
+			if (q->n && ins[best].rec.ts > q->ts &&
+			    pending_write(&plan->group_bys[gi], &st[gi], q, out,
+					  fmt, err) < 0)
+				goto out;
+			q->ts = ins[best].rec.ts;
+		}
 		if (at == FEAT_SERVE_END || ins[best].rec.ts < at) {
 			const struct feat_tile_rec *rec = &ins[best].rec;
 			long gi = ins[best].rd.group_by;
@@ -312,8 +470,21 @@ int feat_serve_dump(const struct feat_plan *plan, const char *const *tiles,
 						 ins[best].in.name);
 				goto out;
 			}
+			if (follow &&
+			    pending_add(&pend[gi], feat_state_find(&st[gi], rec->key,
+								   rec->klen),
+					rec->last, err) < 0)
+				goto out;
 		}
 		feat_tilein_pop(&ins[best]);
+	}
+	if (follow) {
+		for (g = 0; g < plan->ngroup_bys; g++)
+			if (pend[g].n && pending_write(&plan->group_bys[g], &st[g],
+						       &pend[g], out, fmt, err) < 0)
+				goto out;
+		ret = feat_output_flush(out, err);
+		goto out;
 	}
 	if (at == FEAT_SERVE_END)
 		at = latest == INT64_MIN ? 0 : latest + 1;
@@ -327,6 +498,9 @@ int feat_serve_dump(const struct feat_plan *plan, const char *const *tiles,
 out:
 	for (i = 0; i < nopen; i++)
 		feat_tilein_close(&ins[i]);
+	for (i = 0; pend && i < plan->ngroup_bys; i++)
+		pending_release(&pend[i]);
+	free(pend);
 	for (i = 0; st && i < plan->ngroup_bys; i++)
 		feat_state_release(&st[i]);
 	free(ins);

@@ -28,4 +28,16 @@ int feat_serve_dump(const struct feat_plan *plan, const char *const *tiles,
 		    struct feat_output *out, enum feat_out_format fmt,
 		    struct feat_error *err);
 
+/*
+ * The live upsert stream: reads the tile streams as they grow and writes,
+ * each time records of a later time come (and at the end of input), the
+ * rows of the keys the records before changed, each as of 1 ms after its
+ * latest event, in the order they were first changed. Every row equals
+ * what feat_serve_dump() gives for its key at that time. The output is
+ * flushed whenever an input would block. Returns 0, or -1 with err set.
+ */
+int feat_serve_follow(const struct feat_plan *plan, const char *const *tiles,
+		      size_t ntiles, long only_gb, struct feat_output *out,
+		      enum feat_out_format fmt, struct feat_error *err);
+
 #endif
