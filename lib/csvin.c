@@ -5,6 +5,18 @@
  * (cb_row); with CSV_REPALL_NL it also reports every line break outside a
  * record, which is how blank lines and "\r\n" are counted so that error
  * messages can give the line of a row even when quoted fields span lines.
+ *
+ * Most lines of most files are plain: no quote character, no '\r' but
+ * perhaps one before the '\n', not blank. For those libcsv's answer is
+ * known in advance (a field per delimiter, then the end of the row), so
+ * when libcsv stands between two rows, fast_rows() splits whole plain
+ * lines itself and runs them through the same conversions, row checks and
+ * line counting as the callbacks would. Anything else, and every line not
+ * yet complete in the bytes at hand, goes to libcsv a line at a time until
+ * it stands between rows again. Both paths give the same rows and the same
+ * errors whatever pieces the input comes in: tests/unit/test_csvin.c
+ * compares each input fed whole (mostly fast_rows) with the same bytes fed
+ * one at a time (libcsv alone, as no line is ever complete in a piece).
  */
 #include <csv.h>
 #include <stdlib.h>
@@ -44,6 +56,9 @@ struct feat_csv {
 	size_t *field_lens;
 	const char **fields;
 	size_t fields_cap;
+	/* fast_rows(): 1 for the bytes that end its scan of a field: the
+	 * delimiter, and the quote, '\r' and NUL, to be looked at again */
+	unsigned char stop[256];
 };
 
 static int no_space(unsigned char c)
@@ -74,6 +89,10 @@ struct feat_csv *feat_csv_new(const struct feat_source *src, const char *file,
 	r->fn = fn;
 	r->ctx = ctx;
 	r->line = 1;
+	r->stop[(unsigned char)src->fmt.delim] = 1;
+	r->stop[(unsigned char)src->fmt.quote] = 1;
+	r->stop['\r'] = 1;
+	r->stop[0] = 1;
 	r->vals = calloc(src->ncols, sizeof(*r->vals));
 	if (!r->file || !r->vals) {
 		feat_csv_free(r);
@@ -404,24 +423,130 @@ static int start(struct feat_csv *r)
 	return 0;
 }
 
+/*
+ * Splits the plain lines at the start of [s, end) into rows, exactly as
+ * libcsv would, and returns where the first line that is not plain, or not
+ * complete, starts (end when there is none); NULL when a row failed. A
+ * plain line is not blank and holds no quote character and no '\r' but
+ * perhaps one right before its '\n': libcsv then reports one field per
+ * delimiter and the end of the row, and nothing else (its '\n' after a
+ * '\r' ends no row and, cr_pending being set, counts no line). Called only
+ * when libcsv stands between two rows, past the header.
+ */
+static const char *fast_rows(struct feat_csv *r, const char *s,
+			     const char *end)
+{
+	const unsigned char *stop = r->stop;
+	const char delim = r->src->fmt.delim, quote = r->src->fmt.quote;
+
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		size_t len, nf = 0, fstart = 0, i;
+		char *a, *q, *lend;
+
+		if (!nl)
+			break;
+		len = (size_t)(nl - s);
+		if (len && s[len - 1] == '\r')
+			len--;
+		if (!len)
+			break;		/* a blank line */
+		/* The line goes to the arena whole, each delimiter replaced
+		 * by the NUL that ends a field, as cb_field lays them out. */
+		feat_buf_reset(&r->arena);
+		if (feat_buf_grow(&r->arena, len) < 0)
+			goto nomem;
+		a = r->arena.ptr;
+		memcpy(a, s, len);
+		lend = a + len;
+		*lend = '\0';
+		q = a;
+		for (;;) {
+			while (!stop[(unsigned char)*q])
+				q++;
+			if (q == lend || *q == delim) {
+				if (nf == r->fields_cap && grow_fields(r) < 0)
+					goto nomem;
+				r->field_off[nf] = fstart;
+				r->field_lens[nf] = (size_t)(q - a) - fstart;
+				nf++;
+				if (q == lend)
+					break;
+				*q++ = '\0';
+				fstart = (size_t)(q - a);
+			} else if (*q == quote || *q == '\r') {
+				feat_buf_reset(&r->arena);
+				return s;	/* libcsv's to read */
+			} else {
+				q++;		/* a NUL in the data */
+			}
+		}
+		r->arena.len = len + 1;
+		/* Converted in field order, as cb_field does, so that the
+		 * first bad field is the one reported; from the input bytes,
+		 * since a list or map column appends to the arena. */
+		for (i = 0; i < nf; i++) {
+			long col = i < r->nheader ? r->field_col[i] : -1;
+
+			r->nfields = i;
+			if (col >= 0 && convert(r, (size_t)col, s + r->field_off[i],
+						r->field_lens[i], r->field_off[i]) < 0)
+				return NULL;
+		}
+		r->nfields = nf;
+		end_row(r);
+		if (r->failed)
+			return NULL;
+		r->line++;
+		r->cr_pending = 0;
+		r->nfields = 0;
+		feat_buf_reset(&r->arena);
+		s = nl + 1;
+	}
+	return s;
+nomem:
+	feat_error_nomem(r->err);
+	fail(r);
+	return NULL;
+}
+
 int feat_csv_feed(struct feat_csv *r, const void *p, size_t n,
 		  struct feat_error *err)
 {
-	size_t done;
+	const char *s = p, *end = s + n;
 
 	r->err = err;
 	if (r->failed)
 		return -1;
 	if (start(r) < 0)
 		return -1;
-	done = csv_parse(&r->p, p, n, cb_field, cb_row, r);
-	if (r->failed)
-		return -1;
-	if (done < n) {
-		feat_error_set(err, r->file, r->line, (long)r->nfields + 1,
-			       "malformed CSV: %s (a quote inside an unquoted field, or text after a closing quote)",
-			       csv_strerror(csv_error(&r->p)));
-		return fail(r);
+	while (s < end) {
+		const char *nl;
+		size_t len, done;
+
+		/* libcsv between rows (its state ROW_NOT_BEGUN, 0, holding
+		 * no field): plain lines need no state machine. */
+		if (r->have_header && r->p.pstate == 0 &&
+		    r->p.entry_pos == 0) {
+			s = fast_rows(r, s, end);
+			if (!s)
+				return -1;
+			if (s == end)
+				break;
+		}
+		/* One line (or what there is of it) through libcsv. */
+		nl = memchr(s, '\n', (size_t)(end - s));
+		len = nl ? (size_t)(nl + 1 - s) : (size_t)(end - s);
+		done = csv_parse(&r->p, s, len, cb_field, cb_row, r);
+		if (r->failed)
+			return -1;
+		if (done < len) {
+			feat_error_set(err, r->file, r->line, (long)r->nfields + 1,
+				       "malformed CSV: %s (a quote inside an unquoted field, or text after a closing quote)",
+				       csv_strerror(csv_error(&r->p)));
+			return fail(r);
+		}
+		s += len;
 	}
 	return 0;
 }
