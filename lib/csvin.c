@@ -19,6 +19,9 @@
  * one at a time (libcsv alone, as no line is ever complete in a piece).
  */
 #include <csv.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +48,7 @@ struct feat_csv {
 	/* header: file field -> column, or -1 when the column is not used */
 	long *field_col;
 	long *col_field;	/* column -> file field, 1-based */
+	unsigned char *col_kind;	/* column -> KIND_*, for fast_rows() */
 	size_t nheader;
 	char **header;
 	/* the row being read */
@@ -56,10 +60,12 @@ struct feat_csv {
 	size_t *field_lens;
 	const char **fields;
 	size_t fields_cap;
-	/* fast_rows(): 1 for the bytes that end its scan of a field: the
-	 * delimiter, and the quote, '\r' and NUL, to be looked at again */
-	unsigned char stop[256];
+	int fast;		/* 0: libcsv alone (a line break as delimiter
+				 * or quote, which definitions refuse) */
 };
+
+/* The column types fast_rows() converts itself. */
+enum { KIND_OTHER, KIND_INT, KIND_TS_MS, KIND_DOUBLE, KIND_STRING };
 
 static int no_space(unsigned char c)
 {
@@ -89,10 +95,8 @@ struct feat_csv *feat_csv_new(const struct feat_source *src, const char *file,
 	r->fn = fn;
 	r->ctx = ctx;
 	r->line = 1;
-	r->stop[(unsigned char)src->fmt.delim] = 1;
-	r->stop[(unsigned char)src->fmt.quote] = 1;
-	r->stop['\r'] = 1;
-	r->stop[0] = 1;
+	r->fast = src->fmt.delim != '\n' && src->fmt.delim != '\r' &&
+		  src->fmt.quote != '\n' && src->fmt.quote != '\r';
 	r->vals = calloc(src->ncols, sizeof(*r->vals));
 	if (!r->file || !r->vals) {
 		feat_csv_free(r);
@@ -111,6 +115,7 @@ void feat_csv_free(struct feat_csv *r)
 	free(r->file);
 	free(r->field_col);
 	free(r->col_field);
+	free(r->col_kind);
 	for (i = 0; i < r->nheader; i++)
 		free(r->header[i]);
 	free(r->header);
@@ -345,6 +350,17 @@ static int take_header(struct feat_csv *r)
 					      "missing column '%s'", src->cols[i].name);
 		r->col_field[i] = (long)m + 1;
 	}
+	r->col_kind = calloc(src->ncols + 1, 1);
+	if (!r->col_kind)
+		return feat_error_nomem(r->err);
+	for (i = 0; i < src->ncols; i++) {
+		const struct feat_column *c = &src->cols[i];
+
+		r->col_kind[i] = c->type == FEAT_INT ? KIND_INT
+			: c->type == FEAT_TIMESTAMP && c->unit == FEAT_TS_MS ? KIND_TS_MS
+			: c->type == FEAT_DOUBLE ? KIND_DOUBLE
+			: c->type == FEAT_STRING ? KIND_STRING : KIND_OTHER;
+	}
 	r->have_header = 1;
 	return 0;
 }
@@ -424,6 +440,72 @@ static int start(struct feat_csv *r)
 }
 
 /*
+ * Splits the line a[0..len) at its delimiters into field_off/field_lens,
+ * each delimiter becoming the NUL that ends its field, as cb_field lays
+ * fields out in the arena. a has 16 readable bytes past len. Returns the
+ * number of fields, 0 when the line holds the quote or a '\r' (it is then
+ * libcsv's to read), -1 when out of memory.
+ */
+static long split_line(struct feat_csv *r, char *a, size_t len)
+{
+	const char delim = r->src->fmt.delim;
+	size_t nf = 0, fstart = 0, at;
+#ifdef __SSE2__
+	/* Sixteen bytes at a time: a bit mask of the delimiters and one of
+	 * the bytes that stop the fast path. */
+	const __m128i vd = _mm_set1_epi8(delim);
+	const __m128i vq = _mm_set1_epi8(r->src->fmt.quote);
+	const __m128i vr = _mm_set1_epi8('\r');
+	size_t k;
+
+	for (k = 0; k < len; k += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(a + k));
+		unsigned dm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, vd));
+		unsigned sm = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_cmpeq_epi8(x, vq), _mm_cmpeq_epi8(x, vr)));
+
+		if (len - k < 16) {
+			unsigned keep = (1u << (len - k)) - 1;
+
+			dm &= keep;
+			sm &= keep;
+		}
+		if (sm)
+			return 0;
+		for (; dm; dm &= dm - 1) {
+			at = k + (unsigned)__builtin_ctz(dm);
+			if (nf == r->fields_cap && grow_fields(r) < 0)
+				return -1;
+			r->field_off[nf] = fstart;
+			r->field_lens[nf++] = at - fstart;
+			a[at] = '\0';
+			fstart = at + 1;
+		}
+	}
+#else
+	const char quote = r->src->fmt.quote;
+
+	for (at = 0; at < len; at++) {
+		if (a[at] == delim) {
+			if (nf == r->fields_cap && grow_fields(r) < 0)
+				return -1;
+			r->field_off[nf] = fstart;
+			r->field_lens[nf++] = at - fstart;
+			a[at] = '\0';
+			fstart = at + 1;
+		} else if (a[at] == quote || a[at] == '\r') {
+			return 0;
+		}
+	}
+#endif
+	if (nf == r->fields_cap && grow_fields(r) < 0)
+		return -1;
+	r->field_off[nf] = fstart;
+	r->field_lens[nf++] = len - fstart;
+	return (long)nf;
+}
+
+/*
  * Splits the plain lines at the start of [s, end) into rows, exactly as
  * libcsv would, and returns where the first line that is not plain, or not
  * complete, starts (end when there is none); NULL when a row failed. A
@@ -436,13 +518,11 @@ static int start(struct feat_csv *r)
 static const char *fast_rows(struct feat_csv *r, const char *s,
 			     const char *end)
 {
-	const unsigned char *stop = r->stop;
-	const char delim = r->src->fmt.delim, quote = r->src->fmt.quote;
-
 	while (s < end) {
 		const char *nl = memchr(s, '\n', (size_t)(end - s));
-		size_t len, nf = 0, fstart = 0, i;
-		char *a, *q, *lend;
+		size_t len, nf, i;
+		long got;
+		char *a;
 
 		if (!nl)
 			break;
@@ -451,46 +531,68 @@ static const char *fast_rows(struct feat_csv *r, const char *s,
 			len--;
 		if (!len)
 			break;		/* a blank line */
-		/* The line goes to the arena whole, each delimiter replaced
-		 * by the NUL that ends a field, as cb_field lays them out. */
+		/* The line goes to the arena whole, then is split there. */
 		feat_buf_reset(&r->arena);
-		if (feat_buf_grow(&r->arena, len) < 0)
+		if (feat_buf_grow(&r->arena, len + 16) < 0)
 			goto nomem;
 		a = r->arena.ptr;
 		memcpy(a, s, len);
-		lend = a + len;
-		*lend = '\0';
-		q = a;
-		for (;;) {
-			while (!stop[(unsigned char)*q])
-				q++;
-			if (q == lend || *q == delim) {
-				if (nf == r->fields_cap && grow_fields(r) < 0)
-					goto nomem;
-				r->field_off[nf] = fstart;
-				r->field_lens[nf] = (size_t)(q - a) - fstart;
-				nf++;
-				if (q == lend)
-					break;
-				*q++ = '\0';
-				fstart = (size_t)(q - a);
-			} else if (*q == quote || *q == '\r') {
-				feat_buf_reset(&r->arena);
-				return s;	/* libcsv's to read */
-			} else {
-				q++;		/* a NUL in the data */
-			}
-		}
+		memset(a + len, 0, 16);
+		got = split_line(r, a, len);
+		if (got < 0)
+			goto nomem;
+		if (!got)
+			return s;	/* libcsv's to read */
+		nf = (size_t)got;
 		r->arena.len = len + 1;
 		/* Converted in field order, as cb_field does, so that the
 		 * first bad field is the one reported; from the input bytes,
-		 * since a list or map column appends to the arena. */
+		 * since a list or map column appends to the arena. The
+		 * common types are converted here; the others, and every
+		 * text that is not what its column wants, go to convert(),
+		 * which decides (and words the error) as for libcsv. */
 		for (i = 0; i < nf; i++) {
 			long col = i < r->nheader ? r->field_col[i] : -1;
+			const char *f = s + r->field_off[i];
+			size_t fl = r->field_lens[i];
+			struct feat_value *v;
 
+			if (col < 0)
+				continue;
+			v = &r->vals[col];
+			if (fl == r->null_len && !memcmp(f, r->src->fmt.null_text, fl)) {
+				v->type = FEAT_NULL;
+				continue;
+			}
+			switch (r->col_kind[col]) {
+			case KIND_INT:
+				if (!feat_parse_int(f, fl, &v->u.i)) {
+					v->type = FEAT_INT;
+					continue;
+				}
+				break;
+			case KIND_TS_MS:
+				if (!feat_parse_int(f, fl, &v->u.i)) {
+					v->type = FEAT_TIMESTAMP;
+					continue;
+				}
+				break;
+			case KIND_DOUBLE:
+				if (!feat_parse_double(f, fl, &v->u.d)) {
+					/* NaN and infinities are null */
+					v->type = v->u.d - v->u.d == 0 ? FEAT_DOUBLE
+									: FEAT_NULL;
+					continue;
+				}
+				break;
+			case KIND_STRING:
+				v->type = FEAT_STRING;
+				v->u.s.ptr = (const char *)(uintptr_t)r->field_off[i];
+				v->u.s.len = fl;
+				continue;
+			}
 			r->nfields = i;
-			if (col >= 0 && convert(r, (size_t)col, s + r->field_off[i],
-						r->field_lens[i], r->field_off[i]) < 0)
+			if (convert(r, (size_t)col, f, fl, r->field_off[i]) < 0)
 				return NULL;
 		}
 		r->nfields = nf;
@@ -526,7 +628,7 @@ int feat_csv_feed(struct feat_csv *r, const void *p, size_t n,
 
 		/* libcsv between rows (its state ROW_NOT_BEGUN, 0, holding
 		 * no field): plain lines need no state machine. */
-		if (r->have_header && r->p.pstate == 0 &&
+		if (r->fast && r->have_header && r->p.pstate == 0 &&
 		    r->p.entry_pos == 0) {
 			s = fast_rows(r, s, end);
 			if (!s)

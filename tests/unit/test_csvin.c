@@ -685,7 +685,8 @@ static void random_input(struct feat_buf *in, char delim, char quote)
 {
 	static const char *const plain[] = {
 		"", "1", "-2", "1.5", "x", "NA", "1e3", "abc", " 7 ", "nan",
-		"9223372036854775807", "99999999999999999999", "0.1",
+		"9223372036854775807", "99999999999999999999", "0.1", "true",
+		"1700000000123", "-17000000001234", "12345678", "123456789",
 	};
 	int rows = 1 + (int)(rnd() % 6), i, k;
 
@@ -759,6 +760,14 @@ START_TEST(test_fast_path_random)
 		make_src(&x, "s:string n:int d:double t:timestamp_ms", 1,
 			 delims[d][0], delims[d][1], d == 1 ? "NA" : "");
 		for (i = 0; i < 300; i++) {
+			feat_buf_reset(&in);
+			random_input(&in, delims[d][0], delims[d][1]);
+			free(parse_every_way(&x.s, in.ptr, in.len));
+		}
+		/* Other types: the fast path leaves them to convert(). */
+		make_src(&x, "s:bool n:timestamp_s d:int t:timestamp_us", 1,
+			 delims[d][0], delims[d][1], "");
+		for (i = 0; i < 100; i++) {
 			feat_buf_reset(&in);
 			random_input(&in, delims[d][0], delims[d][1]);
 			free(parse_every_way(&x.s, in.ptr, in.len));
