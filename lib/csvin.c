@@ -440,30 +440,41 @@ static int start(struct feat_csv *r)
 }
 
 /*
- * Splits the line a[0..len) at its delimiters into field_off/field_lens,
- * each delimiter becoming the NUL that ends its field, as cb_field lays
- * fields out in the arena. a has 16 readable bytes past len. Returns the
- * number of fields, 0 when the line holds the quote or a '\r' (it is then
- * libcsv's to read), -1 when out of memory.
+ * Copies the line s[0..len) to a (which has room for len + 16 bytes) and
+ * splits it there at its delimiters into field_off/field_lens, each
+ * delimiter becoming the NUL that ends its field, as cb_field lays fields
+ * out in the arena. avail is how many bytes s has (the rest of the input).
+ * Returns the number of fields, 0 when the line holds the quote or a '\r'
+ * (it is then libcsv's to read), -1 when out of memory.
  */
-static long split_line(struct feat_csv *r, char *a, size_t len)
+static inline long split_line(struct feat_csv *r, const char *s,
+			      size_t avail, char *a, size_t len)
 {
 	const char delim = r->src->fmt.delim;
 	size_t nf = 0, fstart = 0, at;
 #ifdef __SSE2__
-	/* Sixteen bytes at a time: a bit mask of the delimiters and one of
-	 * the bytes that stop the fast path. */
+	/* Sixteen bytes at a time, copied and turned into a bit mask of the
+	 * delimiters and one of the bytes that stop the fast path. The
+	 * loads may pass the line's end, not the input's: near that, they
+	 * read a padded copy. */
 	const __m128i vd = _mm_set1_epi8(delim);
 	const __m128i vq = _mm_set1_epi8(r->src->fmt.quote);
 	const __m128i vr = _mm_set1_epi8('\r');
+	const char *src = s;
 	size_t k;
 
+	if (avail < (len | 15) + 1) {
+		memcpy(a, s, len);
+		memset(a + len, 0, 16);
+		src = a;
+	}
 	for (k = 0; k < len; k += 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(a + k));
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(src + k));
 		unsigned dm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, vd));
 		unsigned sm = (unsigned)_mm_movemask_epi8(
 			_mm_or_si128(_mm_cmpeq_epi8(x, vq), _mm_cmpeq_epi8(x, vr)));
 
+		_mm_storeu_si128((__m128i *)(void *)(a + k), x);
 		if (len - k < 16) {
 			unsigned keep = (1u << (len - k)) - 1;
 
@@ -482,9 +493,13 @@ static long split_line(struct feat_csv *r, char *a, size_t len)
 			fstart = at + 1;
 		}
 	}
+	a[len] = '\0';
 #else
 	const char quote = r->src->fmt.quote;
 
+	(void)avail;
+	memcpy(a, s, len);
+	a[len] = '\0';
 	for (at = 0; at < len; at++) {
 		if (a[at] == delim) {
 			if (nf == r->fields_cap && grow_fields(r) < 0)
@@ -531,14 +546,12 @@ static const char *fast_rows(struct feat_csv *r, const char *s,
 			len--;
 		if (!len)
 			break;		/* a blank line */
-		/* The line goes to the arena whole, then is split there. */
+		/* The line goes to the arena whole, split there. */
 		feat_buf_reset(&r->arena);
 		if (feat_buf_grow(&r->arena, len + 16) < 0)
 			goto nomem;
 		a = r->arena.ptr;
-		memcpy(a, s, len);
-		memset(a + len, 0, 16);
-		got = split_line(r, a, len);
+		got = split_line(r, s, (size_t)(end - s), a, len);
 		if (got < 0)
 			goto nomem;
 		if (!got)
