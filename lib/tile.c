@@ -74,6 +74,39 @@ static inline unsigned char *put_svarint(unsigned char *p, int64_t v)
 	return put_varint(p, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
 }
 
+/*
+ * Copies n bytes to p. Keys and short strings are a few bytes: two
+ * overlapping fixed-size moves beat a call to memcpy.
+ */
+static inline unsigned char *put_bytes(unsigned char *p, const void *s,
+				       size_t n)
+{
+	const unsigned char *q = s;
+
+	if (n >= 8 && n <= 16) {
+		uint64_t a, b;
+
+		memcpy(&a, q, 8);
+		memcpy(&b, q + n - 8, 8);
+		memcpy(p, &a, 8);
+		memcpy(p + n - 8, &b, 8);
+	} else if (n >= 4 && n < 8) {
+		uint32_t a, b;
+
+		memcpy(&a, q, 4);
+		memcpy(&b, q + n - 4, 4);
+		memcpy(p, &a, 4);
+		memcpy(p + n - 4, &b, 4);
+	} else if (n && n < 4) {
+		p[0] = q[0];
+		p[n / 2] = q[n / 2];
+		p[n - 1] = q[n - 1];
+	} else if (n) {
+		memcpy(p, q, n);
+	}
+	return p + n;
+}
+
 /* The most bytes put_value() writes for v. */
 static inline size_t value_room(const struct feat_value *v)
 {
@@ -137,9 +170,7 @@ static inline unsigned char *put_value(unsigned char *p,
 		       v->type == FEAT_STRLIST ? TAG_STRLIST :
 		       v->type == FEAT_MAP ? TAG_MAP : TAG_STRING;
 		p = put_varint(p, v->u.s.len);
-		if (v->u.s.len)
-			memcpy(p, v->u.s.ptr, v->u.s.len);
-		return p + v->u.s.len;
+		return put_bytes(p, v->u.s.ptr, v->u.s.len);
 	}
 	return NULL;
 }
@@ -291,9 +322,7 @@ int feat_tile_write_event(struct feat_tile_writer *w, const void *key,
 	p = (unsigned char *)b->ptr + start;
 	*p++ = 1;
 	p = put_varint(p, klen);
-	if (klen)
-		memcpy(p, key, klen);
-	p += klen;
+	p = put_bytes(p, key, klen);
 	p = put_svarint(p, (int64_t)((uint64_t)ts - (uint64_t)w->prev_ts));
 	p = put_svarint(p, (int64_t)(seq - w->prev_seq));
 	p = put_varint(p, n);
