@@ -7,13 +7,15 @@
  * messages can give the line of a row even when quoted fields span lines.
  *
  * Most lines of most files are plain: no quote character, no '\r' but
- * perhaps one before the '\n', not blank. For those libcsv's answer is
- * known in advance (a field per delimiter, then the end of the row), so
- * when libcsv stands between two rows, fast_rows() splits whole plain
- * lines itself and runs them through the same conversions, row checks and
- * line counting as the callbacks would. Anything else, and every line not
- * yet complete in the bytes at hand, goes to libcsv a line at a time until
- * it stands between rows again. Both paths give the same rows and the same
+ * perhaps one before the '\n', not blank; or their quoted fields end on
+ * the line and hold no quote. For those libcsv's answer is known in
+ * advance (a field per delimiter, a quoted one being its text between the
+ * quotes, then the end of the row), so when libcsv stands between two
+ * rows, fast_rows() splits such whole lines itself and runs them through
+ * the same conversions, row checks and line counting as the callbacks
+ * would. Anything else, and every line not yet complete in the bytes at
+ * hand, goes to libcsv a line at a time until it stands between rows
+ * again. Both paths give the same rows and the same
  * errors whatever pieces the input comes in: tests/unit/test_csvin.c
  * compares each input fed whole (mostly fast_rows) with the same bytes fed
  * one at a time (libcsv alone, as no line is ever complete in a piece).
@@ -58,6 +60,8 @@ struct feat_csv {
 	struct feat_buf tmp;		/* a string being unescaped */
 	size_t *field_off;
 	size_t *field_lens;
+	size_t *field_src;	/* fast_rows(): a quoted field's text in the
+				 * input line (else where field_off says) */
 	const char **fields;
 	size_t fields_cap;
 	int fast;		/* 0: libcsv alone (a line break as delimiter
@@ -124,6 +128,7 @@ void feat_csv_free(struct feat_csv *r)
 	feat_buf_release(&r->tmp);
 	free(r->field_off);
 	free(r->field_lens);
+	free(r->field_src);
 	free(r->fields);
 	free(r);
 }
@@ -152,6 +157,10 @@ static int grow_fields(struct feat_csv *r)
 	if (!off)
 		return -1;
 	r->field_lens = off;
+	off = realloc(r->field_src, cap * sizeof(*off));
+	if (!off)
+		return -1;
+	r->field_src = off;
 	{
 		const char **f = realloc(r->fields, cap * sizeof(*f));
 
@@ -521,14 +530,63 @@ static inline long split_line(struct feat_csv *r, const char *s,
 }
 
 /*
+ * The split of a line that split_line() leaves, one byte at a time: plain
+ * fields as there, and quoted fields that hold no quote (a '\r' is text
+ * there) and end at a delimiter or the line's end, which libcsv reads as
+ * their text between the quotes. Also fills field_src, where a field's
+ * text is in s. Returns as split_line() does; 0 (libcsv's) for a doubled
+ * quote, a quote inside a plain field or after a closing one, a '\r' in a
+ * plain field, or a quoted field that goes on past the line (its '\r'
+ * before the '\n', cut off as a line end, is then inside it: no closing
+ * quote is found before it).
+ */
+static long split_quoted(struct feat_csv *r, const char *s, char *a,
+			 size_t len)
+{
+	const char delim = r->src->fmt.delim, quote = r->src->fmt.quote;
+	size_t pos = 0, out = 0, nf = 0, start, flen;
+
+	for (;;) {
+		if (nf == r->fields_cap && grow_fields(r) < 0)
+			return -1;
+		if (pos < len && s[pos] == quote) {
+			const char *q = memchr(s + pos + 1, quote, len - pos - 1);
+
+			if (!q)
+				return 0;
+			start = pos + 1;
+			flen = (size_t)(q - s) - start;
+			pos = (size_t)(q - s) + 1;
+			if (pos < len && s[pos] != delim)
+				return 0;
+		} else {
+			for (start = pos; pos < len && s[pos] != delim; pos++)
+				if (s[pos] == quote || s[pos] == '\r')
+					return 0;
+			flen = pos - start;
+		}
+		memcpy(a + out, s + start, flen);
+		a[out + flen] = '\0';
+		r->field_off[nf] = out;
+		r->field_src[nf] = start;
+		r->field_lens[nf++] = flen;
+		out += flen + 1;
+		if (pos == len)
+			return (long)nf;
+		pos++;		/* the delimiter */
+	}
+}
+
+/*
  * Splits the plain lines at the start of [s, end) into rows, exactly as
  * libcsv would, and returns where the first line that is not plain, or not
  * complete, starts (end when there is none); NULL when a row failed. A
- * plain line is not blank and holds no quote character and no '\r' but
- * perhaps one right before its '\n': libcsv then reports one field per
- * delimiter and the end of the row, and nothing else (its '\n' after a
- * '\r' ends no row and, cr_pending being set, counts no line). Called only
- * when libcsv stands between two rows, past the header.
+ * plain line is not blank and holds no '\r' but perhaps one right before
+ * its '\n', and no quote character but around whole fields that hold none
+ * (split_quoted()): libcsv then reports one field per delimiter and the
+ * end of the row, and nothing else (its '\n' after a '\r' ends no row and,
+ * cr_pending being set, counts no line). Called only when libcsv stands
+ * between two rows, past the header.
  */
 static const char *fast_rows(struct feat_csv *r, const char *s,
 			     const char *end)
@@ -538,6 +596,7 @@ static const char *fast_rows(struct feat_csv *r, const char *s,
 		size_t len, nf, i;
 		long got;
 		char *a;
+		int quoted;
 
 		if (!nl)
 			break;
@@ -551,7 +610,12 @@ static const char *fast_rows(struct feat_csv *r, const char *s,
 		if (feat_buf_grow(&r->arena, len + 16) < 0)
 			goto nomem;
 		a = r->arena.ptr;
+		quoted = 0;
 		got = split_line(r, s, (size_t)(end - s), a, len);
+		if (!got) {
+			got = split_quoted(r, s, a, len);
+			quoted = 1;
+		}
 		if (got < 0)
 			goto nomem;
 		if (!got)
@@ -566,7 +630,7 @@ static const char *fast_rows(struct feat_csv *r, const char *s,
 		 * which decides (and words the error) as for libcsv. */
 		for (i = 0; i < nf; i++) {
 			long col = i < r->nheader ? r->field_col[i] : -1;
-			const char *f = s + r->field_off[i];
+			const char *f = s + (quoted ? r->field_src[i] : r->field_off[i]);
 			size_t fl = r->field_lens[i];
 			struct feat_value *v;
 

@@ -675,11 +675,13 @@ START_TEST(test_lines_long_crlf_blank)
 END_TEST
 
 /*
- * Random inputs, mostly well-formed rows with now and then a quote, a '\r',
- * a NUL, a blank line, a wrong field count or a bad number. The reader
- * splits plain lines itself when a whole line is at hand and leaves the
- * rest to libcsv, so parse_every_way() compares the two: fed whole, most
- * rows take the fast path; fed a byte at a time, none can.
+ * Random inputs, mostly well-formed rows with now and then a quoted field
+ * (with a delimiter, a '\r', a line break or a doubled quote in it, or text
+ * after it), a quote or '\r' in a plain field, a NUL, a blank line, a wrong
+ * field count or a bad number. The reader splits plain lines and simply
+ * quoted ones itself when a whole line is at hand and leaves the rest to
+ * libcsv, so parse_every_way() compares the two: fed whole, most rows take
+ * the fast path; fed a byte at a time, none can.
  */
 static void random_input(struct feat_buf *in, char delim, char quote)
 {
@@ -700,7 +702,7 @@ static void random_input(struct feat_buf *in, char delim, char quote)
 		for (k = 0; k < nf; k++) {
 			if (k)
 				feat_buf_addc(in, delim);
-			switch (rnd() % 16) {
+			switch (rnd() % 20) {
 			case 0:
 				feat_buf_addf(in, "%cq%c%cx%c", quote, delim, quote, quote);
 				break;
@@ -715,6 +717,21 @@ static void random_input(struct feat_buf *in, char delim, char quote)
 				break;
 			case 4:
 				feat_buf_adds(in, "a\rb");
+				break;
+			case 5:
+			case 6:
+				feat_buf_addf(in, "%c%s%c", quote,
+					      plain[rnd() % (sizeof(plain) / sizeof(plain[0]))], quote);
+				break;
+			case 7:
+				feat_buf_addf(in, "%cx%cy%c%s", quote, delim, quote,
+					      rnd() % 4 ? "" : " ");
+				break;
+			case 8:
+				feat_buf_addf(in, "%c%c%s", quote, quote, rnd() % 4 ? "" : "z");
+				break;
+			case 9:
+				feat_buf_addf(in, "%ca\rb%c", quote, quote);
 				break;
 			default:
 				feat_buf_adds(in, plain[rnd() % (sizeof(plain) / sizeof(plain[0]))]);
