@@ -9,10 +9,12 @@
 #include "common.h"
 #include "io.h"
 #include "plan.h"
+#include "time.h"
 
 static const char usage[] =
 	"usage: feat-aggregate [-fq] [-o file] [--format tiles|csv|jsonl] [--late file]\n"
-	"                      [--shard k/n] [--source name] [--group-by name] plan [file ...]\n";
+	"                      [--shard k/n] [--resolution duration] [--source name]\n"
+	"                      [--group-by name] plan [file ...]\n";
 
 static const char help[] =
 	"\n"
@@ -27,6 +29,11 @@ static const char help[] =
 	"      --late FILE       write late events to FILE (as they came)\n"
 	"      --shard K/N       write only the keys of shard K of N (1 <= K <= N);\n"
 	"                        the N shards' tiles merged equal the whole\n"
+	"  -r, --resolution DUR  write the states of each key over intervals of\n"
+	"                        DUR (e.g. 1h) instead of single events; every\n"
+	"                        window must be unbounded or hop by a multiple\n"
+	"                        of DUR (default: events, or merging tiles, the\n"
+	"                        coarsest input's)\n"
 	"  -f, --force           write binary tiles even to a terminal\n"
 	"  -q, --quiet           no summary on stderr\n"
 	"  -h, --help            show this help\n";
@@ -40,6 +47,7 @@ int main(int argc, char **argv)
 		{ "format", required_argument, NULL, 'F' },
 		{ "late", required_argument, NULL, 'L' },
 		{ "shard", required_argument, NULL, 'S' },
+		{ "resolution", required_argument, NULL, 'r' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -55,10 +63,11 @@ int main(int argc, char **argv)
 	struct feat_aggregate_stats st;
 	long gb = -1;
 	uint32_t shard_k = 0, shard_n = 1;
+	int64_t resolution = -1;
 
 	cmd_init("feat-aggregate");
 	feat_error_clear(&err);
-	while ((c = getopt_long(argc, argv, "s:g:o:F:fqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:g:o:F:r:fqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': source = optarg; break;
 		case 'g': group_by = optarg; break;
@@ -81,6 +90,12 @@ int main(int argc, char **argv)
 			shard_n = (uint32_t)b;
 			break;
 		}
+		case 'r':
+			if (feat_duration_parse(optarg, &resolution) < 0 ||
+			    resolution <= 0)
+				usage_error(usage, "--resolution needs a duration such as 1h, not '%s'",
+					    optarg);
+			break;
 		case 'f': force = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h': fputs(usage, stdout); fputs(help, stdout); return 0;
@@ -117,6 +132,9 @@ int main(int argc, char **argv)
 			usage_error(usage, "%zu group_bys read source '%s'; choose one with --group-by",
 				    n, source);
 	}
+	if (resolution > 0 && gb >= 0 &&
+	    feat_group_by_resolution_ok(&plan->group_bys[gb], resolution, &err) < 0)
+		usage_error(usage, "%s", err.msg);
 	if (late_path && gb < 0)
 		usage_error(usage, "--late needs --source or --group-by (events input)");
 	if (shard_n > 1 && gb < 0)
@@ -130,15 +148,16 @@ int main(int argc, char **argv)
 	if (late_path && feat_output_open(&late, late_path, &err) < 0)
 		die_error(&err);
 	if (gb >= 0) {
-		if (feat_aggregate_events_shard(plan, (size_t)gb,
-						(const char *const *)argv + optind,
-						(size_t)(argc - optind), shard_k, shard_n,
-						&out, fmt, late_path ? &late : NULL,
-						&st, &err) < 0)
+		if (feat_aggregate_events_res(plan, (size_t)gb,
+					      (const char *const *)argv + optind,
+					      (size_t)(argc - optind), shard_k, shard_n,
+					      resolution < 0 ? 0 : resolution,
+					      &out, fmt, late_path ? &late : NULL,
+					      &st, &err) < 0)
 			die_error(&err);
-	} else if (feat_aggregate_merge(plan, (const char *const *)argv + optind,
-					(size_t)(argc - optind), &out, fmt, &st,
-					&err) < 0) {
+	} else if (feat_aggregate_merge_res(plan, (const char *const *)argv + optind,
+					    (size_t)(argc - optind), resolution,
+					    &out, fmt, &st, &err) < 0) {
 		die_error(&err);
 	}
 	if (feat_output_commit(&out, &err) < 0)

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "accum.h"
+#include "buf.h"
 
 #define TOP		(FEAT_ACCUM_LIMBS - 1)
 #define LIMB_MASK	INT64_C(0xffffffff)
@@ -252,4 +253,62 @@ double feat_accum_round(struct feat_accum *a)
 		(mant & FRAC_MASK);
 	memcpy(&r, &bits, sizeof(r));
 	return r;
+}
+
+int feat_accum_encode(const struct feat_accum *a, struct feat_buf *b)
+{
+	struct feat_accum t = *a;
+	int lo, hi, i;
+
+	normalise(&t);
+	for (lo = 0; lo < FEAT_ACCUM_LIMBS && !t.limb[lo]; lo++)
+		;
+	if (lo == FEAT_ACCUM_LIMBS)
+		return feat_buf_add_varint(b, 0);
+	for (hi = TOP; !t.limb[hi]; hi--)
+		;
+	if (feat_buf_add_varint(b, (uint64_t)(hi - lo + 1)) < 0 ||
+	    feat_buf_add_varint(b, (uint64_t)lo) < 0)
+		return -1;
+	for (i = lo; i <= hi; i++)
+		if ((i < TOP ? feat_buf_add_varint(b, (uint64_t)t.limb[i])
+			     : feat_buf_add_svarint(b, t.limb[i])) < 0)
+			return -1;
+	return 0;
+}
+
+int feat_accum_decode(struct feat_accum *a, const unsigned char **p,
+		      const unsigned char *end)
+{
+	uint64_t n, lo, v;
+	int64_t top;
+	uint64_t i;
+
+	feat_accum_init(a);
+	if (feat_get_varint(p, end, &n) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	if (n > FEAT_ACCUM_LIMBS || feat_get_varint(p, end, &lo) < 0 ||
+	    lo > FEAT_ACCUM_LIMBS - n)
+		return -1;
+	for (i = lo; i < lo + n; i++) {
+		if (i < TOP) {
+			/* Carried limbs are digits: below 2^32. */
+			if (feat_get_varint(p, end, &v) < 0 || v > (uint64_t)LIMB_MASK)
+				return -1;
+			a->limb[i] = (int64_t)v;
+		} else {
+			/* The top limb takes carries only: small either way. */
+			if (feat_get_svarint(p, end, &top) < 0 ||
+			    top > LIMB_MASK || top < -LIMB_MASK)
+				return -1;
+			a->limb[i] = top;
+		}
+	}
+	/* The ends are non-zero in a canonical encoding. */
+	if (!a->limb[lo] || !a->limb[lo + n - 1])
+		return -1;
+	a->pending = 1;
+	return 0;
 }

@@ -46,4 +46,19 @@ double feat_accum_round(struct feat_accum *a);
 /* Returns 1 when the value held is exactly zero. */
 int feat_accum_is_zero(struct feat_accum *a);
 
+struct feat_buf;
+
+/*
+ * Appends the value held in its canonical form (feat-format(5)): the limbs
+ * with their carries done, only those from the lowest to the highest
+ * non-zero one. Equal values give equal bytes whatever produced them.
+ * Returns 0 or -1 (out of memory).
+ */
+int feat_accum_encode(const struct feat_accum *a, struct feat_buf *b);
+
+/* Sets a to the value encoded at *p (before end) and advances *p. Returns
+ * 0, or -1 when the bytes are not such an encoding. */
+int feat_accum_decode(struct feat_accum *a, const unsigned char **p,
+		      const unsigned char *end);
+
 #endif

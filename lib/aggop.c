@@ -16,6 +16,9 @@
  *   histogram             ext: a map of word to count
  *   approx_unique_count   ext: HyperLogLog registers
  *   approx_percentile     ext: a DDSketch (logarithmic buckets of counts)
+ *
+ * Exact sums (s1, s2: 544 bytes each) are allocated at the first value, so
+ * that the many empty states of sawtooth buckets cost nothing for them.
  */
 #include <float.h>
 #include <math.h>
@@ -585,6 +588,24 @@ static struct feat_astate *by_bucket(const struct feat_agg *a,
 	return &b->st[b->n++];
 }
 
+/* Makes s's exact sums exist (zero when new). Returns 0 or -1. */
+static int sums(const struct feat_agg *a, struct feat_astate *s)
+{
+	if (!s->s1) {
+		s->s1 = malloc(sizeof(*s->s1));
+		if (!s->s1)
+			return -1;
+		feat_accum_init(s->s1);
+	}
+	if (!s->s2 && (a->op == FEAT_OP_VAR || a->op == FEAT_OP_STDDEV)) {
+		s->s2 = malloc(sizeof(*s->s2));
+		if (!s->s2)
+			return -1;
+		feat_accum_init(s->s2);
+	}
+	return 0;
+}
+
 int feat_aggop_init(const struct feat_agg *a, struct feat_astate *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -595,18 +616,6 @@ int feat_aggop_init(const struct feat_agg *a, struct feat_astate *s)
 		if (!b || !(b->idx = calloc(1, sizeof(*b->idx))))
 			return -1;
 		return 0;
-	}
-	if (exact_sum(a)) {
-		s->s1 = malloc(sizeof(*s->s1));
-		if (!s->s1)
-			return -1;
-		feat_accum_init(s->s1);
-		if (a->op == FEAT_OP_VAR || a->op == FEAT_OP_STDDEV) {
-			s->s2 = malloc(sizeof(*s->s2));
-			if (!s->s2)
-				return -1;
-			feat_accum_init(s->s2);
-		}
 	}
 	if (is_vec_op(a))
 		s->ext = calloc(1, sizeof(struct vecstate));
@@ -752,15 +761,19 @@ int feat_aggop_add(const struct feat_agg *a, const struct feat_aggctx *ctx,
 		break;
 	case FEAT_OP_SUM:
 	case FEAT_OP_AVG:
-		if (s->s1)
-			feat_accum_add(s->s1, word_d(w));
-		else
+		if (!exact_sum(a))
 			i128_add(s, (int64_t)w);
+		else if (sums(a, s) < 0)
+			return -1;
+		else
+			feat_accum_add(s->s1, word_d(w));
 		break;
 	case FEAT_OP_VAR:
 	case FEAT_OP_STDDEV: {
 		double x = word_num(t, w);
 
+		if (sums(a, s) < 0)
+			return -1;
 		feat_accum_add(s->s1, x);
 		if (add_square(s->s2, x) < 0)
 			s->b = 1;
@@ -858,14 +871,17 @@ int feat_aggop_merge(const struct feat_agg *a, const struct feat_aggctx *ctx,
 	case FEAT_OP_AVG:
 	case FEAT_OP_VAR:
 	case FEAT_OP_STDDEV:
-		if (dst->s1)
-			feat_accum_merge(dst->s1, src->s1);
-		else
+		if (!exact_sum(a)) {
 			i128_add(dst, i128_get(src));
-		if (dst->s2) {
-			feat_accum_merge(dst->s2, src->s2);
-			dst->b |= src->b;
+			break;
 		}
+		if (sums(a, dst) < 0)
+			return -1;
+		if (src->s1)
+			feat_accum_merge(dst->s1, src->s1);
+		if (src->s2)
+			feat_accum_merge(dst->s2, src->s2);
+		dst->b |= src->b;
 		break;
 	case FEAT_OP_MIN:
 		if (!dst->n || feat_word_cmp(ctx, t, src->a, dst->a) < 0)
@@ -1211,8 +1227,13 @@ int feat_aggop_result(const struct feat_agg *a, const struct feat_aggctx *ctx,
 	switch (a->op) {
 	case FEAT_OP_SUM:
 	case FEAT_OP_AVG:
-		if (s->s1) {
-			struct feat_accum tmp = *s->s1;
+		if (exact_sum(a)) {
+			struct feat_accum tmp;
+
+			if (s->s1)
+				tmp = *s->s1;
+			else
+				feat_accum_init(&tmp);
 
 			out->type = FEAT_DOUBLE;
 			out->u.d = feat_accum_round(&tmp);
@@ -1290,5 +1311,527 @@ int feat_aggop_result(const struct feat_agg *a, const struct feat_aggctx *ctx,
 	out->type = FEAT_JSON;
 	out->u.s.ptr = (const char *)(uintptr_t)start;
 	out->u.s.len = json->len - start;
+	return 0;
+}
+
+/* ---- the tile encoding of states (feat-format(5), "State records") ---- */
+
+static int is_text(enum feat_type t)
+{
+	return t == FEAT_STRING || t == FEAT_VECTOR || t == FEAT_STRLIST ||
+	       t == FEAT_MAP;
+}
+
+/* A word as the format writes it: the bytes of a string, the bits of a
+ * double, an integer as a signed varint. */
+static int put_word(struct feat_buf *b, const struct feat_aggctx *ctx,
+		    enum feat_type t, uint64_t w)
+{
+	if (is_text(t)) {
+		size_t n;
+		const unsigned char *p = feat_keymap_key(ctx->strings, w, &n);
+
+		if (feat_buf_add_varint(b, n) < 0)
+			return -1;
+		return feat_buf_add(b, p, n);
+	}
+	if (t == FEAT_DOUBLE) {
+		unsigned char d[8];
+		int i;
+
+		for (i = 0; i < 8; i++)
+			d[i] = (unsigned char)(w >> (8 * i));
+		return feat_buf_add(b, d, 8);
+	}
+	return feat_buf_add_svarint(b, (int64_t)w);
+}
+
+static int get_word(const unsigned char **p, const unsigned char *end,
+		    struct feat_keymap *strings, enum feat_type t, uint64_t *w)
+{
+	if (is_text(t)) {
+		uint64_t n;
+		long id;
+
+		if (feat_get_varint(p, end, &n) < 0 || n > (uint64_t)(end - *p))
+			return -1;
+		id = feat_keymap_intern(strings, *p, (size_t)n, NULL);
+		if (id < 0)
+			return -2;
+		*p += n;
+		*w = (uint64_t)id;
+		return 0;
+	}
+	if (t == FEAT_DOUBLE) {
+		int i;
+
+		if (end - *p < 8)
+			return -1;
+		*w = 0;
+		for (i = 7; i >= 0; i--)
+			*w = *w << 8 | (*p)[i];
+		*p += 8;
+		/* Non-finite values never enter a state. */
+		if (!(word_d(*w) - word_d(*w) == 0))
+			return -1;
+		return 0;
+	}
+	{
+		int64_t v;
+
+		if (feat_get_svarint(p, end, &v) < 0)
+			return -1;
+		if (t == FEAT_BOOL && (v < 0 || v > 1))
+			return -1;
+		*w = (uint64_t)v;
+		return 0;
+	}
+}
+
+/* Sorts words by value (feat_word_cmp), so that sets, maps and buckets,
+ * held in hash order, encode the same whatever their history. */
+static void sort_words(const struct feat_aggctx *ctx, enum feat_type t,
+		       uint64_t *w, uint64_t *tmp, size_t n)
+{
+	size_t m = n / 2, i = 0, j = m, k = 0;
+
+	if (n < 2)
+		return;
+	sort_words(ctx, t, w, tmp, m);
+	sort_words(ctx, t, w + m, tmp, n - m);
+	while (i < m && j < n)
+		tmp[k++] = feat_word_cmp(ctx, t, w[j], w[i]) < 0 ? w[j++] : w[i++];
+	while (i < m)
+		tmp[k++] = w[i++];
+	while (j < n)
+		tmp[k++] = w[j++];
+	memcpy(w, tmp, n * sizeof(*w));
+}
+
+/* The keys of a word map, sorted by value; NULL when out of memory. */
+static uint64_t *sorted_keys(const struct feat_aggctx *ctx, enum feat_type t,
+			     const struct wmap *m)
+{
+	uint64_t *k = malloc((2 * m->n + 1) * sizeof(*k));
+	size_t i, n = 0;
+
+	if (!k)
+		return NULL;
+	for (i = 0; i < m->cap; i++)
+		if (m->used[i])
+			k[n++] = m->keys[i];
+	sort_words(ctx, t, k, k + m->n, n);
+	return k;
+}
+
+/* A DDSketch store: its count, then sorted keys as deltas, with counts. */
+static int put_store(struct feat_buf *b, const struct wmap *m)
+{
+	int64_t *k = dd_keys(m), prev = 0;
+	size_t i;
+	int ret = -1;
+
+	if (!k || feat_buf_add_varint(b, m->n) < 0)
+		goto out;
+	for (i = 0; i < m->n; i++) {
+		if (feat_buf_add_svarint(b, (int64_t)((uint64_t)k[i] - (uint64_t)prev)) < 0 ||
+		    feat_buf_add_varint(b, (uint64_t)wmap_get(m, (uint64_t)k[i])) < 0)
+			goto out;
+		prev = k[i];
+	}
+	ret = 0;
+out:
+	free(k);
+	return ret;
+}
+
+static int get_store(const unsigned char **p, const unsigned char *end,
+		     struct wmap *m, int64_t *total)
+{
+	uint64_t n, i, c;
+	int64_t key = 0, d;
+
+	if (feat_get_varint(p, end, &n) < 0 || n > (uint64_t)(end - *p))
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (feat_get_svarint(p, end, &d) < 0 ||
+		    feat_get_varint(p, end, &c) < 0 || !c || c > INT64_MAX ||
+		    (i && d <= 0))
+			return -1;
+		key = (int64_t)((uint64_t)key + (uint64_t)d);
+		if (wmap_add(m, (uint64_t)key, (int64_t)c) < 0)
+			return -2;
+		*total += (int64_t)c;
+	}
+	return 0;
+}
+
+int feat_aggop_encode(const struct feat_agg *a, const struct feat_aggctx *ctx,
+		      const struct feat_astate *s, struct feat_buf *b)
+{
+	enum feat_type t = a->in_type;
+	uint64_t *keys = NULL;
+	uint32_t i;
+	size_t j;
+	int ret = -1;
+
+	if (feat_buf_add_varint(b, (uint64_t)s->n) < 0)
+		return -1;
+	if (!s->n)
+		return 0;
+	if (a->inner) {
+		const struct bystate *by = s->ext;
+
+		keys = sorted_keys(ctx, a->by_type, by->idx);
+		if (!keys || feat_buf_add_varint(b, by->idx->n) < 0)
+			goto out;
+		for (j = 0; j < by->idx->n; j++)
+			if (put_word(b, ctx, a->by_type, keys[j]) < 0 ||
+			    feat_aggop_encode(a->inner, ctx,
+					      &by->st[wmap_get(by->idx, keys[j])], b) < 0)
+				goto out;
+		ret = 0;
+		goto out;
+	}
+	if (is_vec_op(a)) {
+		const struct vecstate *v = s->ext;
+
+		if (feat_buf_add_varint(b, v->mixed ? 0 : (uint64_t)v->dim + 1) < 0)
+			return -1;
+		for (i = 0; !v->mixed && i < v->dim; i++)
+			if (v->acc) {
+				if (feat_accum_encode(&v->acc[i], b) < 0)
+					return -1;
+			} else {
+				uint64_t u;
+
+				memcpy(&u, &v->m[i], 8);
+				if (put_word(b, ctx, FEAT_DOUBLE, u) < 0)
+					return -1;
+			}
+		return 0;
+	}
+	switch (a->op) {
+	case FEAT_OP_COUNT:
+	case FEAT_OP__COUNT:
+		return 0;
+	case FEAT_OP_SUM:
+	case FEAT_OP_AVG:
+	case FEAT_OP_VAR:
+	case FEAT_OP_STDDEV:
+		if (!exact_sum(a))
+			return feat_buf_add_svarint(b, (int64_t)s->a) < 0 ||
+			       feat_buf_add_varint(b, s->b) < 0 ? -1 : 0;
+		/* A state that never saw a value has no sums: zero. */
+		if ((s->s1 ? feat_accum_encode(s->s1, b)
+			   : feat_buf_add_varint(b, 0)) < 0)
+			return -1;
+		if (a->op != FEAT_OP_VAR && a->op != FEAT_OP_STDDEV)
+			return 0;
+		if ((s->s2 ? feat_accum_encode(s->s2, b)
+			   : feat_buf_add_varint(b, 0)) < 0)
+			return -1;
+		return feat_buf_addc(b, s->b ? 1 : 0);
+	case FEAT_OP_MIN:
+	case FEAT_OP_MAX:
+	case FEAT_OP_FIRST:
+	case FEAT_OP_LAST:
+		return put_word(b, ctx, t, s->a);
+	case FEAT_OP_FIRST_K:
+	case FEAT_OP_LAST_K:
+	case FEAT_OP_TOP_K:
+	case FEAT_OP_BOTTOM_K: {
+		const struct wlist *l = s->ext;
+
+		if (feat_buf_add_varint(b, l->n) < 0)
+			return -1;
+		for (i = 0; i < l->n; i++)
+			if (put_word(b, ctx, t, l->w[i]) < 0)
+				return -1;
+		return 0;
+	}
+	case FEAT_OP_UNIQUE_COUNT:
+	case FEAT_OP_HISTOGRAM: {
+		const struct wmap *m = s->ext;
+
+		keys = sorted_keys(ctx, t, m);
+		if (!keys || feat_buf_add_varint(b, m->n) < 0)
+			goto out;
+		for (j = 0; j < m->n; j++)
+			if (put_word(b, ctx, t, keys[j]) < 0 ||
+			    (a->op == FEAT_OP_HISTOGRAM &&
+			     feat_buf_add_varint(b, (uint64_t)wmap_get(m, keys[j])) < 0))
+				goto out;
+		ret = 0;
+		goto out;
+	}
+	case FEAT_OP_APPROX_UNIQUE_COUNT: {
+		const unsigned char *reg = s->ext;
+		size_t m = (size_t)1 << a->precision, used = 0, prev = 0;
+
+		for (j = 0; j < m; j++)
+			used += reg[j] != 0;
+		/* Sparse (index deltas and ranks) while that is smaller. */
+		if (used * 2 < m) {
+			if (feat_buf_addc(b, 0) < 0 || feat_buf_add_varint(b, used) < 0)
+				return -1;
+			for (j = 0; j < m; j++) {
+				if (!reg[j])
+					continue;
+				if (feat_buf_add_varint(b, j - prev) < 0 ||
+				    feat_buf_addc(b, reg[j]) < 0)
+					return -1;
+				prev = j;
+			}
+			return 0;
+		}
+		if (feat_buf_addc(b, 1) < 0)
+			return -1;
+		return feat_buf_add(b, reg, m);
+	}
+	case FEAT_OP_APPROX_PERCENTILE: {
+		const struct ddsketch *d = s->ext;
+
+		if (feat_buf_add_varint(b, (uint64_t)d->zero) < 0 ||
+		    put_store(b, &d->neg) < 0 || put_store(b, &d->pos) < 0)
+			return -1;
+		return 0;
+	}
+	}
+	return 0;
+out:
+	free(keys);
+	return ret;
+}
+
+int feat_aggop_decode(const struct feat_agg *a, struct feat_keymap *strings,
+		      struct feat_astate *s, const unsigned char **p,
+		      const unsigned char *end)
+{
+	struct feat_aggctx ctx = { strings };
+	enum feat_type t = a->in_type;
+	uint64_t n, w, c, i;
+	int rc;
+
+	feat_aggop_reset(a, s);
+	if (feat_get_varint(p, end, &n) < 0 || n > INT64_MAX)
+		return -1;
+	if (!n)
+		return 0;
+	s->n = (int64_t)n;
+	if (a->inner) {
+		struct bystate *by = s->ext;
+		uint64_t prev = 0;
+		int64_t total = 0;
+
+		if (feat_get_varint(p, end, &c) < 0 || !c || c > (uint64_t)(end - *p))
+			return -1;
+		for (i = 0; i < c; i++) {
+			struct feat_astate *in;
+
+			if ((rc = get_word(p, end, strings, a->by_type, &w)) < 0)
+				return rc;
+			/* Buckets come sorted, each once. */
+			if (i && feat_word_cmp(&ctx, a->by_type, prev, w) >= 0)
+				return -1;
+			prev = w;
+			in = by_bucket(a, by, canon_word(a->by_type, w));
+			if (!in)
+				return -2;
+			if ((rc = feat_aggop_decode(a->inner, strings, in, p, end)) < 0)
+				return rc;
+			if (!in->n)
+				return -1;
+			total += in->n;
+		}
+		return total == (int64_t)n ? 0 : -1;
+	}
+	if (is_vec_op(a)) {
+		struct vecstate *v = s->ext;
+
+		/* 0: vectors of different lengths met (the result is null);
+		 * else 1 + the length. */
+		if (feat_get_varint(p, end, &c) < 0)
+			return -1;
+		if (!c) {
+			v->mixed = 1;
+			return 0;
+		}
+		if (c - 1 > (uint64_t)(end - *p))
+			return -1;
+		if (vec_fit(a, v, (uint32_t)(c - 1)) < 0)
+			return -2;
+		for (i = 0; i + 1 < c; i++) {
+			if (v->acc) {
+				if (feat_accum_decode(&v->acc[i], p, end) < 0)
+					return -1;
+			} else {
+				/* Elements keep their bits, whatever they are. */
+				if (end - *p < 8)
+					return -1;
+				v->m[i] = le_double(*p);
+				*p += 8;
+			}
+		}
+		return 0;
+	}
+	switch (a->op) {
+	case FEAT_OP_COUNT:
+	case FEAT_OP__COUNT:
+		return 0;
+	case FEAT_OP_SUM:
+	case FEAT_OP_AVG:
+	case FEAT_OP_VAR:
+	case FEAT_OP_STDDEV:
+		if (!exact_sum(a)) {
+			int64_t hi;
+
+			if (feat_get_svarint(p, end, &hi) < 0 ||
+			    feat_get_varint(p, end, &s->b) < 0)
+				return -1;
+			s->a = (uint64_t)hi;
+			return 0;
+		}
+		if (sums(a, s) < 0)
+			return -2;
+		if (feat_accum_decode(s->s1, p, end) < 0)
+			return -1;
+		if (!s->s2)
+			return 0;
+		if (feat_accum_decode(s->s2, p, end) < 0 || *p >= end || **p > 1)
+			return -1;
+		s->b = *(*p)++;
+		return 0;
+	case FEAT_OP_MIN:
+	case FEAT_OP_MAX:
+	case FEAT_OP_FIRST:
+	case FEAT_OP_LAST:
+		return get_word(p, end, strings, t, &s->a);
+	case FEAT_OP_FIRST_K:
+	case FEAT_OP_LAST_K:
+	case FEAT_OP_TOP_K:
+	case FEAT_OP_BOTTOM_K: {
+		struct wlist *l = s->ext;
+
+		if (feat_get_varint(p, end, &c) < 0 || !c || c > l->cap || c > n)
+			return -1;
+		for (i = 0; i < c; i++) {
+			if ((rc = get_word(p, end, strings, t, &l->w[i])) < 0)
+				return rc;
+			if (i && ((a->op == FEAT_OP_TOP_K &&
+				   feat_word_cmp(&ctx, t, l->w[i - 1], l->w[i]) < 0) ||
+				  (a->op == FEAT_OP_BOTTOM_K &&
+				   feat_word_cmp(&ctx, t, l->w[i - 1], l->w[i]) > 0)))
+				return -1;
+		}
+		l->n = (uint32_t)c;
+		return 0;
+	}
+	case FEAT_OP_UNIQUE_COUNT:
+	case FEAT_OP_HISTOGRAM: {
+		uint64_t prev = 0;
+
+		if (feat_get_varint(p, end, &c) < 0 || !c || c > n ||
+		    c > (uint64_t)(end - *p))
+			return -1;
+		for (i = 0; i < c; i++) {
+			uint64_t cnt = 1;
+
+			if ((rc = get_word(p, end, strings, t, &w)) < 0)
+				return rc;
+			if (i && feat_word_cmp(&ctx, t, prev, w) >= 0)
+				return -1;
+			prev = w;
+			if (a->op == FEAT_OP_HISTOGRAM &&
+			    (feat_get_varint(p, end, &cnt) < 0 || !cnt || cnt > n))
+				return -1;
+			if (wmap_add(s->ext, canon_word(t, w), (int64_t)cnt) < 0)
+				return -2;
+		}
+		return 0;
+	}
+	case FEAT_OP_APPROX_UNIQUE_COUNT: {
+		unsigned char *reg = s->ext;
+		size_t m = (size_t)1 << a->precision;
+		unsigned max = 64 - a->precision + 1;
+
+		if (*p >= end || **p > 1)
+			return -1;
+		if (*(*p)++ == 1) {
+			if ((size_t)(end - *p) < m)
+				return -1;
+			memcpy(reg, *p, m);
+			*p += m;
+			for (i = 0; i < m; i++)
+				if (reg[i] > max)
+					return -1;
+			return 0;
+		}
+		{
+			uint64_t idx = 0, d;
+
+			if (feat_get_varint(p, end, &c) < 0 || !c || c > m)
+				return -1;
+			for (i = 0; i < c; i++) {
+				if (feat_get_varint(p, end, &d) < 0 || (i && !d) ||
+				    d >= m - idx || *p >= end || !**p || **p > max)
+					return -1;
+				idx += d;
+				reg[idx] = *(*p)++;
+			}
+		}
+		return 0;
+	}
+	case FEAT_OP_APPROX_PERCENTILE: {
+		struct ddsketch *d = s->ext;
+		int64_t total = 0;
+
+		if (feat_get_varint(p, end, &c) < 0 || c > n)
+			return -1;
+		d->zero = (int64_t)c;
+		total = d->zero;
+		if ((rc = get_store(p, end, &d->neg, &total)) < 0 ||
+		    (rc = get_store(p, end, &d->pos, &total)) < 0)
+			return rc;
+		return total == (int64_t)n ? 0 : -1;
+	}
+	}
+	return 0;
+}
+
+int feat_aggop_feed(const struct feat_agg *a, struct feat_keymap *strings,
+		    struct feat_astate *s, uint64_t w, uint64_t bw)
+{
+	struct feat_aggctx ctx = { strings };
+	const unsigned char *p, *end;
+	size_t len;
+
+	if (!a->explode)
+		return feat_aggop_add(a, &ctx, s, w, bw);
+	p = feat_keymap_key(strings, w, &len);
+	end = p + len;
+	while (p < end) {
+		uint64_t e;
+
+		if (a->in_type == FEAT_DOUBLE) {
+			e = 0;
+			for (len = 8; len-- > 0;)
+				e = e << 8 | p[len];
+			p += 8;
+		} else {
+			uint64_t n;
+			long id;
+
+			if (feat_get_varint(&p, end, &n) < 0 || n > (uint64_t)(end - p))
+				return 0;
+			id = feat_keymap_intern(strings, p, (size_t)n, NULL);
+			if (id < 0)
+				return -1;
+			e = (uint64_t)id;
+			p += n;
+		}
+		if (feat_aggop_add(a, &ctx, s, e, bw) < 0)
+			return -1;
+	}
 	return 0;
 }

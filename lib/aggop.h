@@ -69,6 +69,32 @@ int feat_aggop_result(const struct feat_agg *a, const struct feat_aggctx *ctx,
 		      const struct feat_astate *s, struct feat_value *out,
 		      struct feat_buf *json);
 
+/*
+ * Folds an event's input word w (bucket word bw) into s, as
+ * feat_aggop_add(), except that with "explode" w names a list whose
+ * elements are folded one by one (their strings interned in strings).
+ * Returns 0 or -1 (out of memory).
+ */
+int feat_aggop_feed(const struct feat_agg *a, struct feat_keymap *strings,
+		    struct feat_astate *s, uint64_t w, uint64_t bw);
+
+/*
+ * Appends the tile encoding of s (feat-format(5)): canonical, so that
+ * states of the same events encode to the same bytes. Returns 0 or -1
+ * (out of memory).
+ */
+int feat_aggop_encode(const struct feat_agg *a, const struct feat_aggctx *ctx,
+		      const struct feat_astate *s, struct feat_buf *b);
+
+/*
+ * Sets s (initialised by feat_aggop_init) to the state encoded at *p,
+ * interning its strings in strings, and advances *p. Returns 0, -1 when
+ * the bytes are not a valid encoding, or -2 when out of memory.
+ */
+int feat_aggop_decode(const struct feat_agg *a, struct feat_keymap *strings,
+		      struct feat_astate *s, const unsigned char **p,
+		      const unsigned char *end);
+
 /* 1 when an operation keeps nothing but a count and exact sums, i.e.
  * events can also be taken out of it (count, sum, avg). */
 int feat_aggop_invertible(const struct feat_agg *a);

@@ -7,11 +7,18 @@
  * (time, arrival) until the watermark reaches them. So the stream written
  * is in time order, ties in input order, whatever order the events arrived
  * in within the allowed lateness. With no lateness the heap is bypassed.
+ *
+ * At a resolution R (--resolution), what leaves the heap, or comes from
+ * tile streams, is folded instead into per-key states over the interval
+ * [start, start + R) it falls in; when an event or record of a later
+ * interval comes, or the watermark passes the interval's end, or input
+ * ends, the interval's keys are written as state records in key order.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggop.h"
 #include "aggregate.h"
 #include "buf.h"
 #include "csvin.h"
@@ -29,6 +36,34 @@ struct pending {
 	uint64_t seq;
 	size_t off;		/* into run.arena: varint klen, key, values */
 	size_t len;
+};
+
+/*
+ * One key's states over the open interval, per input: tile streams merged
+ * at a coarser resolution may each hold part of the interval (pieces of a
+ * log), and their parts go together in time order when it closes.
+ */
+struct cslot {
+	int64_t *first, *last;		/* per input: its earliest, latest event */
+	uint64_t *n;			/* per input: its events (0: none) */
+	struct feat_astate *st;		/* [input * naggs + aggregation] */
+};
+
+struct compactor {
+	int64_t res;			/* 0: write events as they are */
+	int64_t start;			/* the open interval's */
+	size_t nin, cur;		/* inputs; the one being read */
+	struct feat_keymap keys;	/* encoded key -> slot; per interval */
+	struct feat_keymap strings;	/* the states' strings; per interval */
+	struct cslot *slots;
+	size_t nslots;			/* slots with states allocated */
+	struct feat_astate *tmp;	/* per aggregation: a decoded record */
+	struct feat_astate *all;	/* per aggregation: the inputs merged */
+	size_t *order;			/* per input */
+	uint64_t *words;		/* an event's inputs */
+	struct feat_buf enc;
+	struct feat_value *vals;	/* text form: key columns and results */
+	struct feat_buf json;
 };
 
 struct run {
@@ -55,6 +90,7 @@ struct run {
 	size_t arena_live;
 	struct feat_aggregate_stats *stats;
 	uint32_t shard, nshards;	/* write only keys of this shard */
+	struct compactor cmp;
 };
 
 static int pending_less(const struct pending *a, const struct pending *b)
@@ -101,6 +137,346 @@ uint32_t feat_key_shard(const void *key, size_t klen, uint32_t n)
 	return (uint32_t)(feat_fnv1a64(key, klen) % n);
 }
 
+static int64_t floor_to(int64_t ts, int64_t res)
+{
+	return ts >= 0 ? ts - ts % res : ts - ((ts % res) + res) % res;
+}
+
+static void compactor_release(const struct feat_group_by *g,
+			      struct compactor *m)
+{
+	size_t i, a;
+
+	for (i = 0; i < m->nslots; i++) {
+		for (a = 0; a < m->nin * g->naggs; a++)
+			feat_aggop_release(&g->aggs[a % g->naggs], &m->slots[i].st[a]);
+		free(m->slots[i].st);
+		free(m->slots[i].first);
+		free(m->slots[i].last);
+		free(m->slots[i].n);
+	}
+	for (a = 0; m->tmp && a < g->naggs; a++)
+		feat_aggop_release(&g->aggs[a], &m->tmp[a]);
+	for (a = 0; m->all && a < g->naggs; a++)
+		feat_aggop_release(&g->aggs[a], &m->all[a]);
+	free(m->tmp);
+	free(m->all);
+	free(m->order);
+	free(m->slots);
+	free(m->words);
+	free(m->vals);
+	feat_keymap_release(&m->keys);
+	feat_keymap_release(&m->strings);
+	feat_buf_release(&m->enc);
+	feat_buf_release(&m->json);
+	memset(m, 0, sizeof(*m));
+}
+
+static int compactor_init(const struct feat_group_by *g, struct compactor *m,
+			  int64_t res, size_t nin, struct feat_error *err)
+{
+	size_t a;
+
+	memset(m, 0, sizeof(*m));
+	feat_keymap_init(&m->keys);
+	feat_keymap_init(&m->strings);
+	m->res = res;
+	m->nin = nin;
+	m->tmp = calloc(g->naggs + 1, sizeof(*m->tmp));
+	m->all = calloc(g->naggs + 1, sizeof(*m->all));
+	m->order = calloc(nin + 1, sizeof(*m->order));
+	m->words = calloc(g->ninputs + 1, sizeof(*m->words));
+	m->vals = calloc(g->nkeys + g->naggs + 4, sizeof(*m->vals));
+	if (!m->tmp || !m->all || !m->order || !m->words || !m->vals)
+		return feat_error_nomem(err);
+	for (a = 0; a < g->naggs; a++)
+		if (feat_aggop_init(&g->aggs[a], &m->tmp[a]) < 0 ||
+		    feat_aggop_init(&g->aggs[a], &m->all[a]) < 0)
+			return feat_error_nomem(err);
+	return 0;
+}
+
+/* The states of key in the open interval for the current input, empty
+ * when new; NULL when out of memory. Sets *slot to the key's slot. */
+static struct feat_astate *compact_slot(const struct feat_group_by *g,
+					struct compactor *m, const void *key,
+					size_t klen, struct cslot **slot)
+{
+	int added;
+	long id = feat_keymap_intern(&m->keys, key, klen, &added);
+	struct feat_astate *st;
+	struct cslot *s;
+	size_t a, i;
+
+	if (id < 0)
+		return NULL;
+	if ((size_t)id == m->nslots) {
+		struct cslot *p = realloc(m->slots, (m->nslots + 1) * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		m->slots = p;
+		s = &p[m->nslots];
+		memset(s, 0, sizeof(*s));
+		s->st = calloc(m->nin * g->naggs + 1, sizeof(*s->st));
+		s->first = calloc(m->nin, sizeof(*s->first));
+		s->last = calloc(m->nin, sizeof(*s->last));
+		s->n = calloc(m->nin, sizeof(*s->n));
+		m->nslots++;
+		if (!s->st || !s->first || !s->last || !s->n)
+			return NULL;
+		for (a = 0; a < m->nin * g->naggs; a++)
+			if (feat_aggop_init(&g->aggs[a % g->naggs], &s->st[a]) < 0)
+				return NULL;
+	}
+	s = &m->slots[id];
+	if (added)
+		memset(s->n, 0, m->nin * sizeof(*s->n));
+	st = &s->st[m->cur * g->naggs];
+	if (!s->n[m->cur])
+		for (i = 0; i < g->naggs; i++)
+			feat_aggop_reset(&g->aggs[i], &st[i]);
+	*slot = s;
+	return st;
+}
+
+struct kref {
+	const unsigned char *p;
+	size_t len, id;
+};
+
+static int kref_cmp(const void *x, const void *y)
+{
+	const struct kref *a = x, *b = y;
+	size_t n = a->len < b->len ? a->len : b->len;
+	int c = n ? memcmp(a->p, b->p, n) : 0;
+
+	return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+static int state_text(struct run *r, const struct kref *k,
+		      const struct feat_astate *st, int64_t last,
+		      uint64_t nevents, struct feat_error *err);
+
+/* The states of slot s over all inputs: one input's own, or the inputs'
+ * merged in the order of their events (their first event; ties: input
+ * order). Sets *first, *last and *n. NULL when out of memory. */
+static const struct feat_astate *compact_all(const struct feat_group_by *g,
+					     struct compactor *m,
+					     const struct cslot *s,
+					     int64_t *first, int64_t *last,
+					     uint64_t *n)
+{
+	struct feat_aggctx ctx = { &m->strings };
+	size_t k = 0, i, j, a;
+
+	*n = 0;
+	for (i = 0; i < m->nin; i++) {
+		if (!s->n[i])
+			continue;
+		/* Insertion sort: inputs are few. */
+		for (j = k; j > 0 && s->first[m->order[j - 1]] > s->first[i]; j--)
+			m->order[j] = m->order[j - 1];
+		m->order[j] = i;
+		k++;
+		if (!*n || s->last[i] > *last)
+			*last = s->last[i];
+		if (!*n || s->first[i] < *first)
+			*first = s->first[i];
+		*n += s->n[i];
+	}
+	if (k == 1)
+		return &s->st[m->order[0] * g->naggs];
+	for (a = 0; a < g->naggs; a++) {
+		feat_aggop_reset(&g->aggs[a], &m->all[a]);
+		for (j = 0; j < k; j++)
+			if (feat_aggop_merge(&g->aggs[a], &ctx, &m->all[a],
+					     &s->st[m->order[j] * g->naggs + a]) < 0)
+				return NULL;
+	}
+	return m->all;
+}
+
+/* Writes the open interval's keys, in key order, and empties it. */
+static int compact_close(struct run *r, struct feat_error *err)
+{
+	const struct feat_group_by *g = r->g;
+	struct compactor *m = &r->cmp;
+	struct feat_aggctx ctx = { &m->strings };
+	size_t n = m->keys.count, i, a;
+	struct kref *order;
+	int ret = -1;
+
+	if (!n)
+		return 0;
+	order = malloc(n * sizeof(*order));
+	if (!order)
+		return feat_error_nomem(err);
+	for (i = 0; i < n; i++) {
+		order[i].p = feat_keymap_key(&m->keys, i, &order[i].len);
+		order[i].id = i;
+	}
+	qsort(order, n, sizeof(*order), kref_cmp);
+	for (i = 0; i < n; i++) {
+		const struct feat_astate *st;
+		int64_t first = 0, last = 0;
+		uint64_t nev;
+
+		st = compact_all(g, m, &m->slots[order[i].id], &first, &last,
+				 &nev);
+		if (!st) {
+			feat_error_nomem(err);
+			goto out;
+		}
+		r->stats->tiles++;
+		if (r->fmt != FEAT_OUT_TILES) {
+			if (state_text(r, &order[i], st, last, nev, err) < 0)
+				goto out;
+			continue;
+		}
+		feat_buf_reset(&m->enc);
+		for (a = 0; a < g->naggs; a++)
+			if (feat_aggop_encode(&g->aggs[a], &ctx, &st[a], &m->enc) < 0) {
+				feat_error_nomem(err);
+				goto out;
+			}
+		if (feat_tile_write_state(&r->w, order[i].p, order[i].len,
+					  m->start, first, last, nev, m->enc.ptr,
+					  m->enc.len, err) < 0)
+			goto out;
+	}
+	/* The next interval starts from empty maps. */
+	feat_keymap_release(&m->keys);
+	feat_keymap_release(&m->strings);
+	feat_keymap_init(&m->keys);
+	feat_keymap_init(&m->strings);
+	ret = 0;
+out:
+	free(order);
+	return ret;
+}
+
+/* Makes [start, start + res) the open interval, closing the one before. */
+static int compact_open(struct run *r, int64_t start, struct feat_error *err)
+{
+	if (r->cmp.keys.count && start != r->cmp.start &&
+	    compact_close(r, err) < 0)
+		return -1;
+	r->cmp.start = start;
+	return 0;
+}
+
+/* Counts ts (or a record's [first, last]) into slot s for the current
+ * input. */
+static void compact_count(struct compactor *m, struct cslot *s,
+			  int64_t first, int64_t last, uint64_t n)
+{
+	size_t i = m->cur;
+
+	if (!s->n[i] || first < s->first[i])
+		s->first[i] = first;
+	if (!s->n[i] || last > s->last[i])
+		s->last[i] = last;
+	s->n[i] += n;
+}
+
+/* Folds an event into its key's states of its interval. */
+static int compact_event(struct run *r, const void *key, size_t klen,
+			 int64_t ts, const struct feat_value *inputs,
+			 struct feat_error *err)
+{
+	const struct feat_group_by *g = r->g;
+	struct compactor *m = &r->cmp;
+	struct feat_astate *st;
+	struct cslot *s;
+	uint64_t mask = 0;
+	size_t i, a;
+
+	if (compact_open(r, floor_to(ts, m->res), err) < 0)
+		return -1;
+	st = compact_slot(g, m, key, klen, &s);
+	if (!st)
+		return feat_error_nomem(err);
+	for (i = 0; i < g->ninputs; i++) {
+		const struct feat_value *v = &inputs[i];
+
+		switch (v->type) {
+		case FEAT_NULL:
+			mask |= 1ull << i;
+			break;
+		case FEAT_DOUBLE:
+			memcpy(&m->words[i], &v->u.d, 8);
+			break;
+		case FEAT_STRING:
+		case FEAT_VECTOR:
+		case FEAT_STRLIST:
+		case FEAT_MAP: {
+			long id = feat_keymap_intern(&m->strings, v->u.s.ptr,
+						     v->u.s.len, NULL);
+
+			if (id < 0)
+				return feat_error_nomem(err);
+			m->words[i] = (uint64_t)id;
+			break;
+		}
+		default:
+			m->words[i] = (uint64_t)v->u.i;
+			break;
+		}
+	}
+	for (a = 0; a < g->naggs; a++) {
+		const struct feat_agg *ag = &g->aggs[a];
+
+		/* Null inputs (or buckets) do not count. */
+		if ((ag->input >= 0 && (mask >> ag->input & 1)) ||
+		    (ag->by >= 0 && (mask >> ag->by & 1)))
+			continue;
+		if (feat_aggop_feed(ag, &m->strings, &st[a],
+				    ag->input >= 0 ? m->words[ag->input] : 0,
+				    ag->by >= 0 ? m->words[ag->by] : 0) < 0)
+			return feat_error_nomem(err);
+	}
+	compact_count(m, s, ts, ts, 1);
+	return 0;
+}
+
+/* Merges a state record (of a resolution that divides ours) into its
+ * key's states of its interval. */
+static int compact_states(struct run *r, const struct feat_tile_rec *rec,
+			  const char *name, struct feat_error *err)
+{
+	const struct feat_group_by *g = r->g;
+	struct compactor *m = &r->cmp;
+	struct feat_aggctx ctx = { &m->strings };
+	const unsigned char *p = rec->states, *end = p + rec->states_len;
+	struct feat_astate *st;
+	struct cslot *s;
+	size_t a;
+
+	if (compact_open(r, floor_to(rec->ts, m->res), err) < 0)
+		return -1;
+	st = compact_slot(g, m, rec->key, rec->klen, &s);
+	if (!st)
+		return feat_error_nomem(err);
+	for (a = 0; a < g->naggs; a++) {
+		int rc = feat_aggop_decode(&g->aggs[a], &m->strings, &m->tmp[a],
+					   &p, end);
+
+		if (rc == -2)
+			return feat_error_nomem(err);
+		if (rc < 0)
+			return feat_error_set(err, name, 0, 0,
+					      "tile stream record is corrupted (its states)");
+		if (feat_aggop_merge(&g->aggs[a], &ctx, &st[a], &m->tmp[a]) < 0)
+			return feat_error_nomem(err);
+	}
+	if (p != end)
+		return feat_error_set(err, name, 0, 0,
+				      "tile stream record is corrupted (its states)");
+	compact_count(m, s, rec->first, rec->last, rec->nevents);
+	return 0;
+}
+
 /* Writes one event in the chosen format. */
 static int emit(struct run *r, const void *key, size_t klen, int64_t ts,
 		uint64_t seq, const struct feat_value *inputs,
@@ -113,6 +489,8 @@ static int emit(struct run *r, const void *key, size_t klen, int64_t ts,
 
 	if (r->nshards > 1 && feat_key_shard(key, klen, r->nshards) != r->shard)
 		return 0;
+	if (r->cmp.res)
+		return compact_event(r, key, klen, ts, inputs, err);
 	r->stats->tiles++;
 	if (r->fmt == FEAT_OUT_TILES)
 		return feat_tile_write_event(&r->w, key, klen, ts, seq, inputs,
@@ -161,12 +539,78 @@ static int text_header(struct run *r, struct feat_error *err)
 	if (r->fmt != FEAT_OUT_CSV)
 		return 0;
 	feat_buf_reset(&r->text);
+	if (r->cmp.res) {
+		for (i = 0; i < g->nkeys; i++)
+			feat_buf_addf(&r->text, "%s,", g->cols[g->keys[i]].name);
+		feat_buf_adds(&r->text, "start,last,events");
+		for (i = 0; i < g->naggs; i++)
+			feat_buf_addf(&r->text, ",%s", g->aggs[i].label);
+		feat_buf_addc(&r->text, '\n');
+		if (!r->text.ptr)
+			return feat_error_nomem(err);
+		return feat_output_write(r->out, r->text.ptr, r->text.len, err);
+	}
 	for (i = 0; i < g->nkeys; i++)
 		feat_buf_addf(&r->text, "%s,", g->cols[g->keys[i]].name);
 	feat_buf_adds(&r->text, r->src->cols[r->src->time_col].name);
 	for (i = 0; i < g->ninputs; i++)
 		feat_buf_addf(&r->text, ",%s", g->cols[g->inputs[i]].name);
 	feat_buf_addc(&r->text, '\n');
+	if (!r->text.ptr)
+		return feat_error_nomem(err);
+	return feat_output_write(r->out, r->text.ptr, r->text.len, err);
+}
+
+/* The text form of a state record: its key, interval, events and each
+ * aggregation's value over the interval. */
+static int state_text(struct run *r, const struct kref *k,
+		      const struct feat_astate *st, int64_t last,
+		      uint64_t nevents, struct feat_error *err)
+{
+	const struct feat_group_by *g = r->g;
+	struct compactor *m = &r->cmp;
+	struct feat_aggctx ctx = { &m->strings };
+	const unsigned char *p = k->p, *end = p + k->len;
+	size_t i, n = g->nkeys + 3 + g->naggs;
+
+	feat_buf_reset(&m->json);
+	for (i = 0; i < g->nkeys; i++)
+		if (feat_tile_get_value(&p, end, &m->vals[i]) < 0)
+			return feat_error_set(err, NULL, 0, 0, "internal error: bad key");
+	m->vals[g->nkeys].type = FEAT_TIMESTAMP;
+	m->vals[g->nkeys].u.i = m->start;
+	m->vals[g->nkeys + 1].type = FEAT_TIMESTAMP;
+	m->vals[g->nkeys + 1].u.i = last;
+	m->vals[g->nkeys + 2].type = FEAT_INT;
+	m->vals[g->nkeys + 2].u.i = (int64_t)nevents;
+	for (i = 0; i < g->naggs; i++)
+		if (feat_aggop_result(&g->aggs[i], &ctx, &st[i],
+				      &m->vals[g->nkeys + 3 + i], &m->json) < 0)
+			return feat_error_nomem(err);
+	for (i = g->nkeys + 3; i < n; i++)
+		if (m->vals[i].type == FEAT_JSON)
+			m->vals[i].u.s.ptr = m->json.ptr + (uintptr_t)m->vals[i].u.s.ptr;
+	feat_buf_reset(&r->text);
+	if (r->fmt == FEAT_OUT_JSONL)
+		feat_buf_addc(&r->text, '{');
+	for (i = 0; i < n; i++) {
+		const char *name = i < g->nkeys ? g->cols[g->keys[i]].name
+				   : i == g->nkeys ? "start"
+				   : i == g->nkeys + 1 ? "last"
+				   : i == g->nkeys + 2 ? "events"
+				   : g->aggs[i - g->nkeys - 3].label;
+
+		if (i)
+			feat_buf_addc(&r->text, ',');
+		if (r->fmt == FEAT_OUT_JSONL) {
+			feat_fmt_json_string(&r->text, name, strlen(name));
+			feat_buf_addc(&r->text, ':');
+			feat_fmt_json_value(&r->text, &m->vals[i]);
+		} else {
+			feat_fmt_csv_value(&r->text, &m->vals[i]);
+		}
+	}
+	feat_buf_adds(&r->text, r->fmt == FEAT_OUT_JSONL ? "}\n" : "\n");
 	if (!r->text.ptr)
 		return feat_error_nomem(err);
 	return feat_output_write(r->out, r->text.ptr, r->text.len, err);
@@ -360,6 +804,15 @@ static int flush(struct run *r, struct feat_error *err)
 {
 	if (r->late && feat_output_flush(r->late, err) < 0)
 		return -1;
+	/* No later event can fall in an interval the watermark has passed:
+	 * it would be late. So the interval can go now. */
+	if (r->cmp.res && r->cmp.keys.count && r->have_max) {
+		int64_t wm = r->max_ts - r->src->lateness;
+
+		if (wm >= r->cmp.start && wm - r->cmp.start >= r->cmp.res &&
+		    compact_close(r, err) < 0)
+			return -1;
+	}
 	if (r->fmt == FEAT_OUT_TILES)
 		return feat_tile_writer_flush(&r->w, err);
 	return feat_output_flush(r->out, err);
@@ -422,6 +875,18 @@ int feat_aggregate_events_shard(const struct feat_plan *plan, size_t gb,
 				struct feat_aggregate_stats *stats,
 				struct feat_error *err)
 {
+	return feat_aggregate_events_res(plan, gb, inputs, ninputs, k, n, 0,
+					 out, fmt, late, stats, err);
+}
+
+int feat_aggregate_events_res(const struct feat_plan *plan, size_t gb,
+			      const char *const *inputs, size_t ninputs,
+			      uint32_t k, uint32_t n, int64_t resolution,
+			      struct feat_output *out, enum feat_out_format fmt,
+			      struct feat_output *late,
+			      struct feat_aggregate_stats *stats,
+			      struct feat_error *err)
+{
 	static const char *const stdin_only[] = { "-" };
 	struct run r;
 	size_t i;
@@ -444,8 +909,13 @@ int feat_aggregate_events_shard(const struct feat_plan *plan, size_t gb,
 		feat_error_nomem(err);
 		goto out;
 	}
+	if (resolution &&
+	    (feat_group_by_resolution_ok(r.g, resolution, err) < 0 ||
+	     compactor_init(r.g, &r.cmp, resolution, 1, err) < 0))
+		goto out;
 	if (fmt == FEAT_OUT_TILES) {
-		if (feat_tile_writer_init_shard(&r.w, out, plan, gb, k, n, err) < 0)
+		if (feat_tile_writer_init_res(&r.w, out, plan, gb, k, n,
+					      resolution, err) < 0)
 			goto out;
 	} else if (text_header(&r, err) < 0) {
 		goto out;
@@ -457,7 +927,7 @@ int feat_aggregate_events_shard(const struct feat_plan *plan, size_t gb,
 	for (i = 0; i < ninputs; i++)
 		if (read_file(&r, inputs[i], err) < 0)
 			goto out;
-	if (release(&r, INT64_MAX, err) < 0)
+	if (release(&r, INT64_MAX, err) < 0 || compact_close(&r, err) < 0)
 		goto out;
 	if (fmt == FEAT_OUT_TILES) {
 		if (feat_tile_writer_finish(&r.w, err) < 0)
@@ -469,6 +939,7 @@ int feat_aggregate_events_shard(const struct feat_plan *plan, size_t gb,
 		goto out;
 	ret = 0;
 out:
+	compactor_release(r.g, &r.cmp);
 	feat_tile_writer_release(&r.w);
 	free(r.row);
 	free(r.inputs);
@@ -489,6 +960,17 @@ int feat_aggregate_merge(const struct feat_plan *plan,
 			 struct feat_output *out, enum feat_out_format fmt,
 			 struct feat_aggregate_stats *stats,
 			 struct feat_error *err)
+{
+	return feat_aggregate_merge_res(plan, inputs, ninputs, -1, out, fmt,
+					stats, err);
+}
+
+int feat_aggregate_merge_res(const struct feat_plan *plan,
+			     const char *const *inputs, size_t ninputs,
+			     int64_t resolution, struct feat_output *out,
+			     enum feat_out_format fmt,
+			     struct feat_aggregate_stats *stats,
+			     struct feat_error *err)
 {
 	static const char *const stdin_only[] = { "-" };
 	struct feat_tilein *ins;
@@ -529,6 +1011,34 @@ int feat_aggregate_merge(const struct feat_plan *plan,
 	}
 	r.g = &plan->group_bys[gb];
 	r.src = &plan->sources[r.g->source];
+	/* Tiles only get coarser: by default as coarse as the coarsest
+	 * input, which every other input's resolution must divide. */
+	if (resolution < 0)
+		for (i = 0, resolution = 0; i < ninputs; i++)
+			if (ins[i].rd.resolution > resolution)
+				resolution = ins[i].rd.resolution;
+	for (i = 0; i < ninputs; i++) {
+		char a[40], b[40];
+
+		if (!ins[i].rd.resolution ||
+		    (resolution && resolution % ins[i].rd.resolution == 0))
+			continue;
+		feat_duration_format(a, ins[i].rd.resolution);
+		feat_duration_format(b, resolution);
+		if (resolution)
+			feat_error_set(err, ins[i].in.name, 0, 0,
+				       "tiles at resolution %s cannot be re-tiled at %s (not a multiple of it)",
+				       a, b);
+		else
+			feat_error_set(err, ins[i].in.name, 0, 0,
+				       "tiles at resolution %s cannot be re-tiled into single events",
+				       a);
+		goto out;
+	}
+	if (resolution &&
+	    (feat_group_by_resolution_ok(r.g, resolution, err) < 0 ||
+	     compactor_init(r.g, &r.cmp, resolution, ninputs, err) < 0))
+		goto out;
 	{
 		struct feat_tile_reader **rd = calloc(ninputs, sizeof(*rd));
 
@@ -542,7 +1052,8 @@ int feat_aggregate_merge(const struct feat_plan *plan,
 		free(rd);
 	}
 	if (fmt == FEAT_OUT_TILES) {
-		if (feat_tile_writer_init(&r.w, out, plan, (size_t)gb, err) < 0)
+		if (feat_tile_writer_init_res(&r.w, out, plan, (size_t)gb, 0, 0,
+					      resolution, err) < 0)
 			goto out;
 	} else if (text_header(&r, err) < 0) {
 		goto out;
@@ -562,17 +1073,27 @@ int feat_aggregate_merge(const struct feat_plan *plan,
 		}
 		if (best < 0)
 			break;
-		if (emit(&r, ins[best].rec.key, ins[best].rec.klen,
-			 ins[best].rec.ts, ins[best].rec.seq, ins[best].rec.inputs,
-			 err) < 0)
+		r.cmp.cur = (size_t)best;
+		if (ins[best].rec.kind == 2) {
+			if (compact_states(&r, &ins[best].rec, ins[best].in.name,
+					   err) < 0)
+				goto out;
+		} else if (emit(&r, ins[best].rec.key, ins[best].rec.klen,
+				ins[best].rec.ts, ins[best].rec.seq,
+				ins[best].rec.inputs, err) < 0) {
 			goto out;
+		}
 		feat_tilein_pop(&ins[best]);
 	}
+	if (compact_close(&r, err) < 0)
+		goto out;
 	if (fmt == FEAT_OUT_TILES)
 		ret = feat_tile_writer_finish(&r.w, err);
 	else
 		ret = feat_output_flush(out, err);
 out:
+	if (r.g)
+		compactor_release(r.g, &r.cmp);
 	for (i = 0; i < nopen; i++)
 		feat_tilein_close(&ins[i]);
 	free(ins);

@@ -51,6 +51,21 @@ int feat_aggregate_events_shard(const struct feat_plan *plan, size_t gb,
 				struct feat_aggregate_stats *stats,
 				struct feat_error *err);
 
+/*
+ * Like feat_aggregate_events_shard() (n 1: every key), writing at
+ * resolution ms (> 0) state records, the states of each key over each
+ * interval [start, start + resolution) that has events, instead of the
+ * events themselves (0). The group_by must allow the resolution
+ * (feat_group_by_resolution_ok).
+ */
+int feat_aggregate_events_res(const struct feat_plan *plan, size_t gb,
+			      const char *const *inputs, size_t ninputs,
+			      uint32_t k, uint32_t n, int64_t resolution,
+			      struct feat_output *out, enum feat_out_format fmt,
+			      struct feat_output *late,
+			      struct feat_aggregate_stats *stats,
+			      struct feat_error *err);
+
 /* The shard of an encoded key among n: FNV-1a 64 of its bytes mod n
  * (specified in feat-format(5), so shards agree across machines). */
 uint32_t feat_key_shard(const void *key, size_t klen, uint32_t n);
@@ -64,5 +79,19 @@ int feat_aggregate_merge(const struct feat_plan *plan,
 			 struct feat_output *out, enum feat_out_format fmt,
 			 struct feat_aggregate_stats *stats,
 			 struct feat_error *err);
+
+/*
+ * Like feat_aggregate_merge(), re-tiling at resolution ms: events and state
+ * records of every input whose resolution divides it are folded into state
+ * records of that resolution. With -1, the coarsest input's resolution.
+ * Tiles never get finer: an input whose resolution does not divide the
+ * one asked for is an error.
+ */
+int feat_aggregate_merge_res(const struct feat_plan *plan,
+			     const char *const *inputs, size_t ninputs,
+			     int64_t resolution, struct feat_output *out,
+			     enum feat_out_format fmt,
+			     struct feat_aggregate_stats *stats,
+			     struct feat_error *err);
 
 #endif

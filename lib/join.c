@@ -395,10 +395,21 @@ static int advance(struct jrun *r, size_t gi, int64_t T,
 			struct feat_tilein *t = gr->streams[best];
 
 			gr->last_ts[best] = t->rec.ts;
-			if (feat_state_add(&gr->st, t->rec.key, t->rec.klen,
-					   t->rec.ts, t->rec.inputs, err) < 0)
+			if (t->rec.kind == 2) {
+				if (feat_state_merge(&gr->st, t->rec.key, t->rec.klen,
+						     t->rec.ts, t->rec.last,
+						     t->rec.states, t->rec.states_len,
+						     err) < 0) {
+					if (!err->file[0])
+						snprintf(err->file, sizeof(err->file),
+							 "%s", t->in.name);
+					return -1;
+				}
+			} else if (feat_state_add(&gr->st, t->rec.key, t->rec.klen,
+						  t->rec.ts, t->rec.inputs, err) < 0) {
 				return -1;
-			r->stats->events++;
+			}
+			r->stats->events += t->rec.nevents;
 			feat_tilein_pop(t);
 		}
 	}
@@ -514,6 +525,18 @@ static int open_tiles(struct jrun *r, const char *const *tiles, size_t ntiles,
 			return -1;
 		}
 		gr = &r->gbs[t->rd.group_by];
+		if (gr->nstreams &&
+		    feat_tile_same_resolution(&gr->streams[0]->rd, &t->rd, err) < 0) {
+			feat_tilein_close(t);
+			free(t);
+			return -1;
+		}
+		if (gr->used && t->rd.resolution &&
+		    feat_state_tiled(&gr->st, err) < 0) {
+			feat_tilein_close(t);
+			free(t);
+			return -1;
+		}
 		if (!gr->used) {
 			feat_error_set(err, t->in.name, 0, 0,
 				       "tile stream of group_by '%s', which the join does not use",

@@ -1080,6 +1080,11 @@ static int build_aggs(struct ctx *c, json_t *arr, struct feat_group_by *g)
 						if (b.ptr[q] == '.')
 							b.ptr[q] = '_';
 				}
+				if (j == 0 && b.ptr && !ag->label &&
+				    !(ag->label = strdup(b.ptr))) {
+					feat_buf_release(&b);
+					return feat_error_nomem(c->err);
+				}
 				if (ws && (!ag->name || ag->nwindows > 1))
 					feat_buf_addf(&b, "_%s", ws);
 				if (!b.ptr)
@@ -1593,6 +1598,7 @@ void feat_plan_free(struct feat_plan *p)
 			free(g->aggs[k].windows);
 			free(g->aggs[k].hops);
 			free(g->aggs[k].percentiles);
+			free(g->aggs[k].label);
 			free(g->aggs[k].inner);
 			free(g->aggs[k].name);
 		}
@@ -2014,4 +2020,32 @@ struct feat_plan *feat_plan_load(const char *path, struct feat_error *err)
 out:
 	feat_buf_release(&b);
 	return p;
+}
+
+int feat_group_by_resolution_ok(const struct feat_group_by *g, int64_t res,
+				struct feat_error *err)
+{
+	char rs[64], ws[64], hs[64];
+	size_t f;
+
+	feat_duration_format(rs, res);
+	for (f = 0; f < g->nfeatures; f++) {
+		const struct feat_agg *a = &g->aggs[g->features[f].agg];
+		size_t w = g->features[f].window;
+
+		if (a->windows[w] == FEAT_UNBOUNDED)
+			continue;
+		feat_duration_format(ws, a->windows[w]);
+		if (!a->hops[w])
+			return feat_error_set(err, NULL, 0, 0,
+					      "resolution %s does not suit group_by '%s': feature '%s' has an exact window (%s), which needs tiles of single events",
+					      rs, g->name, g->features[f].name, ws);
+		if (a->hops[w] % res) {
+			feat_duration_format(hs, a->hops[w]);
+			return feat_error_set(err, NULL, 0, 0,
+					      "resolution %s does not suit group_by '%s': feature '%s' hops by %s (window %s), which is not a multiple of it",
+					      rs, g->name, g->features[f].name, hs, ws);
+		}
+	}
+	return 0;
 }

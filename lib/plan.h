@@ -92,6 +92,7 @@ struct feat_agg {
 	double *percentiles;	/* approx_percentile: which, in [0, 1] */
 	size_t npercentiles;
 	char *name;		/* NULL unless the definition names it */
+	char *label;		/* its features' name without the window */
 	enum feat_type out_type;
 	size_t first_feature;	/* its first column in group_by->features */
 };
@@ -196,6 +197,15 @@ void feat_plan_free(struct feat_plan *plan);
 /* Finds a source or group_by by name; -1 when absent. */
 long feat_plan_source(const struct feat_plan *plan, const char *name);
 long feat_plan_group_by(const struct feat_plan *plan, const char *name);
+
+/*
+ * Returns 0 when tiles of g may hold states over intervals of res ms
+ * (DESIGN.md §3: never coarser than a window's hop, nor than single
+ * events where a window is exact): every window of g is unbounded, or has
+ * a hop that is a multiple of res. Else -1 with err saying which window.
+ */
+int feat_group_by_resolution_ok(const struct feat_group_by *g, int64_t res,
+				struct feat_error *err);
 
 /* "count", "sum", ... */
 const char *feat_op_name(enum feat_op op);

@@ -4,6 +4,7 @@
  * It uses the same state and evaluation as the join, which is what makes
  * "serve-dump --at T" and "asof-join" of a row (key, T) agree.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,6 +239,13 @@ int feat_serve_dump(const struct feat_plan *plan, const char *const *tiles,
 		if (feat_tilein_peek(&ins[i], NULL, NULL, err) < 0)
 			goto out;
 		last[i] = INT64_MIN;
+		for (g = 0; g < i; g++)
+			if (ins[g].rd.group_by == ins[i].rd.group_by &&
+			    feat_tile_same_resolution(&ins[g].rd, &ins[i].rd, err) < 0)
+				goto out;
+		if (ins[i].rd.resolution &&
+		    feat_state_tiled(&st[ins[i].rd.group_by], err) < 0)
+			goto out;
 		if (!present[ins[i].rd.group_by])
 			ngb += only_gb < 0 || ins[i].rd.group_by == only_gb;
 		present[ins[i].rd.group_by] = 1;
@@ -287,15 +295,23 @@ int feat_serve_dump(const struct feat_plan *plan, const char *const *tiles,
 		if (best < 0)
 			break;
 		last[best] = ins[best].rec.ts;
-		if (ins[best].rec.ts > latest)
-			latest = ins[best].rec.ts;
+		if (ins[best].rec.last > latest)
+			latest = ins[best].rec.last;
 		if (at == FEAT_SERVE_END || ins[best].rec.ts < at) {
+			const struct feat_tile_rec *rec = &ins[best].rec;
 			long gi = ins[best].rd.group_by;
 
-			if (feat_state_add(&st[gi], ins[best].rec.key,
-					   ins[best].rec.klen, ins[best].rec.ts,
-					   ins[best].rec.inputs, err) < 0)
+			if (rec->kind == 2 ?
+			    feat_state_merge(&st[gi], rec->key, rec->klen, rec->ts,
+					     rec->last, rec->states,
+					     rec->states_len, err) < 0 :
+			    feat_state_add(&st[gi], rec->key, rec->klen, rec->ts,
+					   rec->inputs, err) < 0) {
+				if (!err->file[0])
+					snprintf(err->file, sizeof(err->file), "%s",
+						 ins[best].in.name);
 				goto out;
+			}
 		}
 		feat_tilein_pop(&ins[best]);
 	}

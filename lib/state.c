@@ -17,6 +17,7 @@
 #include "error.h"
 #include "plan.h"
 #include "state.h"
+#include "time.h"
 
 #define NEED(op) (1u << (op))
 
@@ -66,6 +67,8 @@ struct feat_state_key {
 	struct ustat *us;		/* per input */
 	struct feat_astate *run;	/* RUN features' states */
 	struct hopring *hr;		/* per hop */
+	int tiled;			/* state records were merged in */
+	int64_t tiled_last;		/* then: their latest event */
 };
 
 static void mono_free(struct mono *m)
@@ -295,6 +298,9 @@ void feat_state_release(struct feat_state *st)
 		feat_aggop_release(&st->g->aggs[st->g->features[i].agg],
 				   &st->scratch[i]);
 	free(st->scratch);
+	for (i = 0; st->tmp && i < st->g->naggs; i++)
+		feat_aggop_release(&st->g->aggs[i], &st->tmp[i]);
+	free(st->tmp);
 	free(st->fkind);
 	free(st->fslot);
 	free(st->hops);
@@ -532,6 +538,34 @@ static int skip(const struct feat_agg *a, uint64_t mask)
 	       (a->by >= 0 && (mask >> a->by & 1));
 }
 
+/* The states of hop h's bucket for time ts in ring r, made (and older
+ * buckets no window reaches dropped) as needed; NULL when out of memory
+ * or when ts goes back before the newest bucket. */
+static struct feat_astate *hop_bucket(const struct feat_state *st, size_t h,
+				      struct hopring *r, int64_t ts)
+{
+	int64_t idx = bucket_of(ts, st->hops[h]);
+	int64_t keep = bucket_of(sub_sat(ts, st->hop_reach[h]), st->hops[h]);
+
+	/* Buckets no later window can reach leave the ring. */
+	while (r->n && r->first < keep) {
+		r->head = (r->head + 1) % r->cap;
+		r->first++;
+		r->n--;
+	}
+	if (r->n && r->first + (int64_t)r->n - 1 > idx)
+		return NULL;	/* out of time order */
+	/* Empty buckets fill a gap up to this one: after the eviction
+	 * above, at most reach / hop + 1 of them. */
+	while (!r->n || r->first + (int64_t)r->n - 1 < idx) {
+		int64_t next = r->n ? r->first + (int64_t)r->n : idx;
+
+		if (!bucket_push(st, h, r, next))
+			return NULL;
+	}
+	return bucket_at(st, h, r, idx);
+}
+
 /* Adds the event (inputs in st->words, nulls in mask) to the features
  * kept by running states and by hop buckets. */
 static int add_generic(struct feat_state *st, struct feat_state_key *k,
@@ -551,28 +585,10 @@ static int add_generic(struct feat_state *st, struct feat_state_key *k,
 			return -1;
 	}
 	for (h = 0; h < st->nhop; h++) {
-		struct hopring *r = &k->hr[h];
-		int64_t idx = bucket_of(ts, st->hops[h]);
-		int64_t keep = bucket_of(sub_sat(ts, st->hop_reach[h]), st->hops[h]);
-		struct feat_astate *b;
+		struct feat_astate *b = hop_bucket(st, h, &k->hr[h], ts);
 
-		/* Buckets no later window can reach leave the ring. */
-		while (r->n && r->first < keep) {
-			r->head = (r->head + 1) % r->cap;
-			r->first++;
-			r->n--;
-		}
-		if (r->n && r->first + (int64_t)r->n - 1 > idx)
-			return -1;	/* events out of time order */
-		/* Empty buckets fill a gap up to this event's: after the
-		 * eviction above, at most reach / hop + 1 of them. */
-		while (!r->n || r->first + (int64_t)r->n - 1 < idx) {
-			int64_t next = r->n ? r->first + (int64_t)r->n : idx;
-
-			if (!bucket_push(st, h, r, next))
-				return -1;
-		}
-		b = bucket_at(st, h, r, idx);
+		if (!b)
+			return -1;
 		for (j = 0; j < st->hop_nfeat[h]; j++) {
 			const struct feat_agg *a = hop_agg(st, h, j);
 
@@ -724,6 +740,107 @@ int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 	return 0;
 }
 
+int feat_state_tiled(struct feat_state *st, struct feat_error *err)
+{
+	const struct feat_group_by *g = st->g;
+	size_t f, i;
+
+	if (st->tmp)
+		return 0;
+	if (st->keys.count || st->nwin)
+		return feat_error_set(err, NULL, 0, 0,
+				      "internal error: state records for group_by '%s' come too late or do not suit it",
+				      g->name);
+	st->tmp = calloc(g->naggs + 1, sizeof(*st->tmp));
+	if (!st->tmp)
+		return feat_error_nomem(err);
+	for (i = 0; i < g->naggs; i++)
+		if (feat_aggop_init(&g->aggs[i], &st->tmp[i]) < 0)
+			return feat_error_nomem(err);
+	/* Unbounded windows keep whole states, which records merge into. */
+	for (f = 0; f < g->nfeatures; f++)
+		if (st->fkind[f] == FEAT_FK_FAST) {
+			st->fkind[f] = FEAT_FK_RUN;
+			st->fslot[f] = st->nrun++;
+		}
+	memset(st->need_u, 0, (g->ninputs + 1) * sizeof(*st->need_u));
+	return 0;
+}
+
+int feat_state_merge(struct feat_state *st, const void *key, size_t klen,
+		     int64_t start, int64_t last, const unsigned char *states,
+		     size_t len, struct feat_error *err)
+{
+	const struct feat_group_by *g = st->g;
+	const unsigned char *p = states, *end = states + len;
+	struct feat_state_key *k;
+	size_t i, f, h;
+	int added;
+	long id;
+
+	if (!st->tmp && feat_state_tiled(st, err) < 0)
+		return -1;
+	for (i = 0; i < g->naggs; i++) {
+		int rc = feat_aggop_decode(&g->aggs[i], &st->strings, &st->tmp[i],
+					   &p, end);
+
+		if (rc == -2)
+			return feat_error_nomem(err);
+		if (rc < 0)
+			return feat_error_set(err, NULL, 0, 0,
+					      "tile stream record is corrupted (its states)");
+	}
+	if (p != end)
+		return feat_error_set(err, NULL, 0, 0,
+				      "tile stream record is corrupted (its states)");
+	id = feat_keymap_intern(&st->keys, key, klen, &added);
+	if (id < 0)
+		return feat_error_nomem(err);
+	if (added) {
+		if ((size_t)id >= st->per_key_cap) {
+			size_t cap = st->per_key_cap ? st->per_key_cap * 2 : 256;
+			struct feat_state_key **pk = realloc(st->per_key,
+							     cap * sizeof(*pk));
+
+			if (!pk)
+				return feat_error_nomem(err);
+			st->per_key = pk;
+			st->per_key_cap = cap;
+		}
+		st->per_key[id] = key_new(st);
+		if (!st->per_key[id])
+			return feat_error_nomem(err);
+	}
+	k = st->per_key[id];
+	for (f = 0; f < g->nfeatures; f++) {
+		size_t a = g->features[f].agg;
+
+		if (st->fkind[f] == FEAT_FK_RUN &&
+		    feat_aggop_merge(&g->aggs[a], &st->ctx, &k->run[st->fslot[f]],
+				     &st->tmp[a]) < 0)
+			return feat_error_nomem(err);
+	}
+	for (h = 0; h < st->nhop; h++) {
+		struct feat_astate *b = hop_bucket(st, h, &k->hr[h], start);
+		size_t j;
+
+		if (!b)
+			return feat_error_nomem(err);
+		for (j = 0; j < st->hop_nfeat[h]; j++) {
+			size_t a = g->features[st->hop_feat[h * st->hop_stride + j]].agg;
+
+			if (feat_aggop_merge(&g->aggs[a], &st->ctx, &b[j],
+					     &st->tmp[a]) < 0)
+				return feat_error_nomem(err);
+		}
+	}
+	if (!k->tiled || last > k->tiled_last)
+		k->tiled_last = last;
+	k->tiled = 1;
+	k->total++;
+	return 0;
+}
+
 long feat_state_find(const struct feat_state *st, const void *key,
 		     size_t klen)
 {
@@ -809,6 +926,15 @@ int feat_state_eval(struct feat_state *st, long id, int64_t T,
 	struct feat_state_key *k = id >= 0 ? st->per_key[id] : NULL;
 	size_t f, w;
 
+	if (k && k->tiled && k->tiled_last >= T) {
+		char at[40], last[40];
+
+		feat_ts_format_iso(at, T);
+		feat_ts_format_iso(last, k->tiled_last);
+		return feat_error_set(err, NULL, 0, 0,
+				      "time %s falls inside a tile with events at or after it (until %s): state tiles answer only times on or after each tile's last event; use event tiles, or a resolution that divides the times asked",
+				      at, last);
+	}
 	if (k)
 		for (w = 0; w < st->nwin; w++)
 			advance(st, k, w, sub_sat(T, st->wins[w]));

@@ -62,6 +62,8 @@ struct feat_state {
 	size_t *hop_feat;		/* per hop, per slot: the feature */
 	size_t hop_stride;		/* slots per hop in hop_feat */
 	struct feat_astate *scratch;	/* per feature, for folds and merges */
+	struct feat_astate *tmp;	/* per aggregation: a decoded record;
+					 * set once state records are taken */
 	uint64_t *words;		/* the inputs of the event being added */
 	struct feat_aggctx ctx;
 	size_t entry_words;		/* ring entry: ts, null mask, inputs */
@@ -82,6 +84,26 @@ void feat_state_release(struct feat_state *st);
 int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 		   int64_t ts, const struct feat_value *inputs,
 		   struct feat_error *err);
+
+/*
+ * Prepares the state to take state records (feat_state_merge): unbounded
+ * windows then keep whole states. Must come before any event or record;
+ * the group_by must allow state tiles (feat_group_by_resolution_ok).
+ * Returns 0, or -1 with err set.
+ */
+int feat_state_tiled(struct feat_state *st, struct feat_error *err);
+
+/*
+ * Merges a state record of the encoded key: the encoded states (every
+ * aggregation's) of its events in [start, start + resolution), the latest
+ * at time last. Records and events come in time order (a record's time is
+ * its start). Afterwards the key can be evaluated only at times T after
+ * last: feat_state_eval() refuses a T inside the events of a record.
+ * Returns 0, or -1 with err set (corrupted states, out of memory).
+ */
+int feat_state_merge(struct feat_state *st, const void *key, size_t klen,
+		     int64_t start, int64_t last, const unsigned char *states,
+		     size_t len, struct feat_error *err);
 
 /* The id of an encoded key, or -1 when no event of it has been applied. */
 long feat_state_find(const struct feat_state *st, const void *key,

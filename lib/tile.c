@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -23,6 +24,7 @@
 #include "hash.h"
 #include "io.h"
 #include "plan.h"
+#include "time.h"
 #include "tile.h"
 
 static const unsigned char magic[8] = {
@@ -225,6 +227,8 @@ int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
 		memcpy(&v->u.d, &u, 8);
 		s += 8;
 		v->type = FEAT_DOUBLE;
+		if (!(v->u.d - v->u.d == 0))
+			return -1;	/* the format has finite doubles only */
 		break;
 	}
 	case TAG_STRING:
@@ -238,6 +242,22 @@ int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
 			  : s0 == TAG_STRLIST ? FEAT_STRLIST : FEAT_MAP;
 		v->u.s.ptr = (const char *)s;
 		v->u.s.len = (size_t)u;
+		if (s0 == TAG_VECTOR) {
+			uint64_t i;
+
+			if (u % 8)
+				return -1;
+			for (i = 0; i < u; i += 8) {
+				uint64_t bits = 0;
+				int j;
+
+				for (j = 7; j >= 0; j--)
+					bits = bits << 8 | s[i + j];
+				/* Exponent all ones: infinite or NaN. */
+				if ((bits >> 52 & 0x7ff) == 0x7ff)
+					return -1;
+			}
+		}
 		s += u;
 		break;
 	default:
@@ -259,6 +279,15 @@ int feat_tile_writer_init_shard(struct feat_tile_writer *w,
 				const struct feat_plan *plan, size_t gb,
 				uint32_t k, uint32_t n, struct feat_error *err)
 {
+	return feat_tile_writer_init_res(w, out, plan, gb, k, n, 0, err);
+}
+
+int feat_tile_writer_init_res(struct feat_tile_writer *w,
+			      struct feat_output *out,
+			      const struct feat_plan *plan, size_t gb,
+			      uint32_t k, uint32_t n, int64_t resolution,
+			      struct feat_error *err)
+{
 	struct feat_buf h = FEAT_BUF_INIT;
 	const char *gname = plan->group_bys[gb].name;
 	const char *sname = plan->sources[plan->group_bys[gb].source].name;
@@ -276,7 +305,7 @@ int feat_tile_writer_init_shard(struct feat_tile_writer *w,
 		return feat_error_set(err, NULL, 0, 0, "cannot set up zstd");
 	memcpy(fixed, magic, 8);
 	put16(fixed + 8, FEAT_TILE_VERSION);
-	put16(fixed + 10, n > 1 ? 1 : 0);
+	put16(fixed + 10, (n > 1 ? 1 : 0) | (resolution > 0 ? 2 : 0));
 	put32(fixed + 12, (uint32_t)plan->hash);
 	put32(fixed + 16, (uint32_t)(plan->hash >> 32));
 	put16(fixed + 20, (unsigned)gb);
@@ -292,6 +321,13 @@ int feat_tile_writer_init_shard(struct feat_tile_writer *w,
 		if (feat_buf_add(&h, fixed, 4) < 0)
 			goto nomem;
 	}
+	if (resolution > 0) {
+		put32(fixed, (uint32_t)resolution);
+		put32(fixed + 4, (uint32_t)((uint64_t)resolution >> 32));
+		if (feat_buf_add(&h, fixed, 8) < 0)
+			goto nomem;
+	}
+	w->resolution = resolution;
 	put32(fixed, feat_fnv1a32(h.ptr, h.len));
 	if (feat_buf_add(&h, fixed, 4) < 0)
 		goto nomem;
@@ -352,6 +388,42 @@ int feat_tile_write_event(struct feat_tile_writer *w, const void *key,
 	}
 	w->prev_ts = ts;
 	w->prev_seq = seq;
+	w->nrecords++;
+	return 0;
+}
+
+int feat_tile_write_state(struct feat_tile_writer *w, const void *key,
+			  size_t klen, int64_t start, int64_t first,
+			  int64_t last, uint64_t nevents, const void *states,
+			  size_t slen, struct feat_error *err)
+{
+	struct feat_buf *b = &w->raw;
+	size_t at = b->len;
+
+	if (feat_buf_addc(b, 2) < 0 || feat_buf_add_varint(b, klen) < 0 ||
+	    feat_buf_add(b, key, klen) < 0 ||
+	    feat_buf_add_svarint(b, (int64_t)((uint64_t)start - (uint64_t)w->prev_ts)) < 0 ||
+	    feat_buf_add_varint(b, (uint64_t)(first - start)) < 0 ||
+	    feat_buf_add_varint(b, (uint64_t)(last - first)) < 0 ||
+	    feat_buf_add_varint(b, nevents) < 0 ||
+	    feat_buf_add_varint(b, slen) < 0 || feat_buf_add(b, states, slen) < 0)
+		return feat_error_nomem(err);
+	if (b->len - at > FEAT_TILE_BLOCK_LIMIT) {
+		size_t big = b->len - at;
+
+		b->len = at;
+		return feat_error_set(err, NULL, 0, 0,
+				      "a tile of %zu bytes is larger than a tile block may be (%d bytes)",
+				      big, FEAT_TILE_BLOCK_LIMIT);
+	}
+	if (b->len > FEAT_TILE_BLOCK_MAX && w->nrecords) {
+		b->len = at;
+		if (feat_tile_writer_flush(w, err) < 0)
+			return -1;
+		return feat_tile_write_state(w, key, klen, start, first, last,
+					     nevents, states, slen, err);
+	}
+	w->prev_ts = start;
 	w->nrecords++;
 	return 0;
 }
@@ -595,7 +667,8 @@ int feat_tile_reader_init(struct feat_tile_reader *r, const char *name,
 		if (plan->group_bys[i].ninputs > most)
 			most = plan->group_bys[i].ninputs;
 	r->vals = calloc(most + 1, sizeof(*r->vals));
-	if (!r->name || !r->dctx || !r->vals)
+	/* The input buffer always exists, so that offsets into it do too. */
+	if (!r->name || !r->dctx || !r->vals || feat_buf_grow(&r->in, 4096) < 0)
 		return feat_error_nomem(err);
 	return 0;
 }
@@ -659,13 +732,13 @@ static int read_header(struct feat_tile_reader *r, struct feat_error *err)
 		return feat_error_set(err, r->name, 0, 0,
 				      "unsupported tile stream version %u (this feat reads version %d)",
 				      (unsigned)get16(u + 8), FEAT_TILE_VERSION);
-	if (get16(u + 10) & ~1u)
+	if (get16(u + 10) & ~3u)
 		return bad(r, err, "tile stream uses flags this feat does not know");
 	glen = get16(u + 22);
 	if (avail < 24 + glen + 2)
 		return r->eof ? bad(r, err, "truncated tile stream (in the header)") : 0;
 	slen = get16(u + 24 + glen);
-	extra = get16(u + 10) & 1 ? 4 : 0;
+	extra = (get16(u + 10) & 1 ? 4 : 0) + (get16(u + 10) & 2 ? 8 : 0);
 	need = 24 + glen + 2 + slen + extra + 4;
 	if (avail < need)
 		return r->eof ? bad(r, err, "truncated tile stream (in the header)") : 0;
@@ -681,11 +754,23 @@ static int read_header(struct feat_tile_reader *r, struct feat_error *err)
 	    strlen(r->plan->group_bys[gb].name) != glen ||
 	    memcmp(r->plan->group_bys[gb].name, u + 24, glen))
 		return bad(r, err, "tile stream names a group_by the plan does not have");
-	if (extra) {
+	if (get16(u + 10) & 1) {
 		r->shard = get16(u + 24 + glen + 2 + slen);
 		r->nshards = get16(u + 24 + glen + 2 + slen + 2);
 		if (r->nshards < 2 || r->shard >= r->nshards)
 			return bad(r, err, "tile stream header names an impossible shard");
+	}
+	if (get16(u + 10) & 2) {
+		const unsigned char *q = u + need - 12;
+
+		r->resolution = (int64_t)((uint64_t)get32(q) | (uint64_t)get32(q + 4) << 32);
+		if (r->resolution <= 0)
+			return bad(r, err, "tile stream header names an impossible resolution");
+		if (feat_group_by_resolution_ok(&r->plan->group_bys[gb], r->resolution,
+						err) < 0) {
+			snprintf(err->file, sizeof(err->file), "%s", r->name);
+			return -1;
+		}
 	}
 	r->group_by = gb;
 	r->in_off += need;
@@ -767,12 +852,44 @@ int feat_tile_reader_next(struct feat_tile_reader *r,
 	}
 	p = (const unsigned char *)r->block.ptr + r->block_off;
 	end = (const unsigned char *)r->block.ptr + r->block.len;
-	if (p >= end || *p++ != 1 || feat_get_varint(&p, end, &klen) < 0 ||
-	    klen > (uint64_t)(end - p))
+	if (p >= end || *p++ != (r->resolution ? 2 : 1) ||
+	    feat_get_varint(&p, end, &klen) < 0 || klen > (uint64_t)(end - p))
 		goto corrupt;
 	rec->key = p;
 	rec->klen = (size_t)klen;
 	p += klen;
+	rec->kind = r->resolution ? 2 : 1;
+	if (r->resolution) {
+		uint64_t to_first, span, slen;
+
+		/* A state record: start, first and last event, events,
+		 * states. */
+		if (feat_get_svarint(&p, end, &d) < 0 ||
+		    feat_get_varint(&p, end, &to_first) < 0 ||
+		    feat_get_varint(&p, end, &span) < 0 ||
+		    feat_get_varint(&p, end, &n) < 0 || !n ||
+		    feat_get_varint(&p, end, &slen) < 0 ||
+		    slen > (uint64_t)(end - p) ||
+		    to_first >= (uint64_t)r->resolution ||
+		    span >= (uint64_t)r->resolution - to_first)
+			goto corrupt;
+		r->prev_ts = (int64_t)((uint64_t)r->prev_ts + (uint64_t)d);
+		rec->ts = r->prev_ts;
+		if (rec->ts % r->resolution)
+			goto corrupt;
+		rec->first = rec->ts + (int64_t)to_first;
+		rec->last = rec->first + (int64_t)span;
+		rec->nevents = n;
+		rec->seq = 0;
+		rec->states = p;
+		rec->states_len = (size_t)slen;
+		rec->inputs = NULL;
+		rec->ninputs = 0;
+		p += slen;
+		goto done;
+	}
+	rec->last = 0;
+	rec->nevents = 1;
 	if (feat_get_svarint(&p, end, &d) < 0)
 		goto corrupt;
 	r->prev_ts = (int64_t)((uint64_t)r->prev_ts + (uint64_t)d);
@@ -782,11 +899,20 @@ int feat_tile_reader_next(struct feat_tile_reader *r,
 		goto corrupt;
 	r->prev_seq += (uint64_t)d;
 	rec->seq = r->prev_seq;
-	for (i = 0; i < n; i++)
-		if (feat_tile_get_value(&p, end, &r->vals[i]) < 0)
+	for (i = 0; i < n; i++) {
+		const struct feat_group_by *g = &r->plan->group_bys[r->group_by];
+
+		/* Each input null or of its column's type: the states take
+		 * the values as words of that type. */
+		if (feat_tile_get_value(&p, end, &r->vals[i]) < 0 ||
+		    (r->vals[i].type != FEAT_NULL &&
+		     r->vals[i].type != g->cols[g->inputs[i]].type))
 			goto corrupt;
+	}
 	rec->inputs = r->vals;
 	rec->ninputs = (size_t)n;
+	rec->first = rec->last = rec->ts;
+done:
 	r->block_off = (size_t)(p - (const unsigned char *)r->block.ptr);
 	r->block_left--;
 	if (!r->block_left && r->block_off != r->block.len)
@@ -804,4 +930,21 @@ int feat_tile_readers_shards(struct feat_tile_reader *const *r, size_t n)
 		if (r[i]->nshards < 2 || r[i]->nshards != r[0]->nshards)
 			return 0;
 	return n > 1;
+}
+
+int feat_tile_same_resolution(const struct feat_tile_reader *a,
+			      const struct feat_tile_reader *b,
+			      struct feat_error *err)
+{
+	char ra[40] = "single events", rb[40] = "single events";
+
+	if (a->resolution == b->resolution)
+		return 0;
+	if (a->resolution)
+		feat_duration_format(ra, a->resolution);
+	if (b->resolution)
+		feat_duration_format(rb, b->resolution);
+	return feat_error_set(err, b->name, 0, 0,
+			      "tiles of %s cannot be read with tiles of %s (%s) of the same group_by; merge them first (feat-aggregate --resolution)",
+			      rb, ra, a->name);
 }

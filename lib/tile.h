@@ -4,8 +4,10 @@
  * A header names the plan (by hash) and the group_by; then come blocks, each
  * one zstd frame with a content checksum behind a small checksummed block
  * header; an end block closes the stream, so a stream cut short is detected
- * even at a block boundary. Records are tiles; in this version every tile is
- * the finest one, a single event: its key, time and aggregation inputs.
+ * even at a block boundary. Records are tiles: in a stream of events, each
+ * the finest tile, a single event (its key, time and aggregation inputs);
+ * in a stream at a resolution R (feat-aggregate --resolution), the states
+ * of every aggregation of one key over [start, start + R).
  *
  * The writer ends a block when it is full or when asked (feat_tile_writer_
  * flush, called when the input would block), so block boundaries follow the
@@ -20,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "buf.h"
 #include "value.h"
@@ -50,6 +53,7 @@ struct feat_tile_writer {
 	uint64_t total;			/* in the stream */
 	int64_t prev_ts;
 	uint64_t prev_seq;
+	int64_t resolution;		/* 0: events; else state records */
 	struct feat_tile_bg *bg;	/* the thread compressing full blocks,
 					 * once one has filled */
 	int sync;			/* 1: compress every block in the
@@ -71,6 +75,29 @@ int feat_tile_writer_init_shard(struct feat_tile_writer *w,
 				uint32_t k, uint32_t n, struct feat_error *err);
 
 /*
+ * The same for a stream of state records at resolution ms (> 0, one the
+ * group_by allows: feat_group_by_resolution_ok), or of events (0); the
+ * header says so (flag 2).
+ */
+int feat_tile_writer_init_res(struct feat_tile_writer *w,
+			      struct feat_output *out,
+			      const struct feat_plan *plan, size_t gb,
+			      uint32_t k, uint32_t n, int64_t resolution,
+			      struct feat_error *err);
+
+/*
+ * Appends a state record: the states (each aggregation's, encoded by
+ * feat_aggop_encode, in plan order: slen bytes) of the encoded key over
+ * [start, start + resolution), whose events (nevents of them) run from
+ * time first to time last. Records go in order of (start, key bytes).
+ * Returns 0, or -1 with err set.
+ */
+int feat_tile_write_state(struct feat_tile_writer *w, const void *key,
+			  size_t klen, int64_t start, int64_t first,
+			  int64_t last, uint64_t nevents, const void *states,
+			  size_t slen, struct feat_error *err);
+
+/*
  * Appends an event tile: the encoded key, the event time, its sequence
  * number (its place among the events of the run that read it, which
  * orders events of equal time) and the group_by's n input values.
@@ -90,14 +117,36 @@ int feat_tile_writer_finish(struct feat_tile_writer *w, struct feat_error *err);
 /* Stops the writer's thread and frees its memory (not its output). */
 void feat_tile_writer_release(struct feat_tile_writer *w);
 
+/*
+ * A record: an event (kind 1) or the states of a key over an interval
+ * (kind 2). For a state record ts is the interval's start, which orders
+ * it among records: it holds no event before ts, and none at or after
+ * the start of the next interval.
+ */
 struct feat_tile_rec {
+	int kind;			/* 1: event, 2: states */
 	const unsigned char *key;	/* encoded key; valid until next pull */
 	size_t klen;
 	int64_t ts;
 	uint64_t seq;			/* orders events of equal ts */
-	struct feat_value *inputs;	/* ninputs values */
+	struct feat_value *inputs;	/* ninputs values (events) */
 	size_t ninputs;
+	int64_t first, last;		/* the times of its earliest and latest
+					 * events */
+	uint64_t nevents;		/* how many events it holds */
+	const unsigned char *states;	/* state records: the encoded states */
+	size_t states_len;
 };
+
+/* Compares the keys of two records as byte strings: -1, 0, 1. */
+static inline int feat_tile_key_cmp(const struct feat_tile_rec *a,
+				    const struct feat_tile_rec *b)
+{
+	size_t n = a->klen < b->klen ? a->klen : b->klen;
+	int c = n ? memcmp(a->key, b->key, n) : 0;
+
+	return c ? (c < 0 ? -1 : 1) : (a->klen > b->klen) - (a->klen < b->klen);
+}
 
 /*
  * 1 when record a, the head of one input of a merge, goes before b, the
@@ -111,7 +160,12 @@ static inline int feat_tile_rec_before(const struct feat_tile_rec *a,
 				       const struct feat_tile_rec *b,
 				       int by_seq)
 {
-	return a->ts < b->ts || (by_seq && a->ts == b->ts && a->seq < b->seq);
+	if (a->ts != b->ts)
+		return a->ts < b->ts;
+	/* State records of one start go by key; equal keys, input order. */
+	if (a->kind == 2 && b->kind == 2)
+		return feat_tile_key_cmp(a, b) < 0;
+	return by_seq && a->seq < b->seq;
 }
 
 struct feat_tile_reader {
@@ -120,6 +174,7 @@ struct feat_tile_reader {
 	const struct feat_plan *plan;
 	long group_by;			/* from the header; -1 until read */
 	uint32_t shard, nshards;	/* from the header; nshards 0: whole */
+	int64_t resolution;		/* from the header; 0: events */
 	int state;			/* header, blocks, ended */
 	struct feat_buf in;		/* bytes not yet consumed */
 	size_t in_off;
@@ -162,6 +217,16 @@ static inline int feat_tile_reader_done(const struct feat_tile_reader *r)
 }
 
 void feat_tile_reader_release(struct feat_tile_reader *r);
+
+/*
+ * Returns 0 when streams a and b (headers read) hold tiles of the same
+ * resolution, which readers that apply records as they come (joins, the
+ * online view) need: a coarser tile would otherwise go before finer ones
+ * of earlier events. Else -1 with err saying so.
+ */
+int feat_tile_same_resolution(const struct feat_tile_reader *a,
+			      const struct feat_tile_reader *b,
+			      struct feat_error *err);
 
 /*
  * 1 when the n readers (headers read) are shards of one run: each says it

@@ -18,6 +18,9 @@ CSV and JSON Lines outputs (tile streams as decoded by feat-aggregate
   p2   tiles of one feat-aggregate run versus tiles folded from pieces of
        the events, cut where no event changes lateness, and merged (by
        feat-aggregate, in one go or pairwise, or by the join itself);
+       and state tiles at a coarser resolution, folded at once versus
+       re-tiled from events, from a finer resolution and from pieces,
+       with feat-serve-dump over them versus over event tiles;
   p3   one run versus --shard k/n for n = 2, 3, 7, merged;
   p4   feat-serve-dump --at T versus feat-asof-join of left rows (key, T)
        for every key it prints;
@@ -695,6 +698,85 @@ class Run:
         self.same("p2", "serve-dump of the pieces' tile streams", self.serve,
                   out)
 
+    # ---- p2 at coarser resolutions: state tiles
+
+    RESOLUTIONS = [1000, 7000, 60000, 420000, 1800000, 3600000, 18000000,
+                   86400000]
+
+    def resolutions(self, g):
+        """The resolutions of RESOLUTIONS that group_by g allows: every
+        window unbounded, or hopping by a multiple."""
+        ws = []
+        for a in self.defn["group_bys"][g]["aggregations"]:
+            for w in a.get("windows", []):
+                if w == "unbounded":
+                    continue
+                hop = (w.get("hop") if isinstance(w, dict) else None) or \
+                    a.get("hop")
+                if not hop:
+                    return []
+                ws.append((None, featref.parse_duration(hop)))
+        return [r for r in self.RESOLUTIONS
+                if all(hop % r == 0 for _, hop in ws)]
+
+    def check_resolution(self):
+        r = self.rng
+        for g in self.gbs:
+            res = self.resolutions(g)
+            if not res:
+                continue
+            R = r.choice(res)
+            fine = r.choice([x for x in res if R % x == 0])
+            src = self.defn["group_bys"][g]["source"]
+            tag = "%s at %d ms" % (g, R)
+            self.cmd(["feat-aggregate", "-q", "--group-by", g, "--resolution",
+                      str(R) + "ms", "-o", "r.%s.tiles" % g, "plan",
+                      self.sources[src]], what="aggregate at a resolution")
+            want = self.cmd(["feat-aggregate", "-q", "--format", "csv", "plan",
+                             "r.%s.tiles" % g])
+            # Re-tiled from the event tiles, and from a finer resolution.
+            got = self.cmd(["feat-aggregate", "-q", "--format", "csv",
+                            "--resolution", str(R) + "ms", "plan",
+                            "%s.tiles" % g])
+            self.same("p2", "state tiles of %s re-tiled from events" % tag,
+                      want, got)
+            self.cmd(["feat-aggregate", "-q", "--resolution", str(fine) + "ms",
+                      "-o", "f.%s.tiles" % g, "plan", "%s.tiles" % g],
+                     what="re-tile")
+            got = self.cmd(["feat-aggregate", "-q", "--format", "csv",
+                            "--resolution", str(R) + "ms", "plan",
+                            "f.%s.tiles" % g])
+            self.same("p2", "state tiles of %s re-tiled from %d ms" %
+                      (tag, fine), want, got)
+            # Pieces of the log, some at the finer resolution, merged.
+            names = getattr(self, "piece_tiles", {}).get(g)
+            if names:
+                mixed = []
+                for i, n in enumerate(names):
+                    if r.random() < 0.5:
+                        out = "pf%d.%s.tiles" % (i, g)
+                        self.cmd(["feat-aggregate", "-q", "--resolution",
+                                  str(fine) + "ms", "-o", out, "plan", n],
+                                 what="re-tile a piece")
+                        n = out
+                    mixed.append(n)
+                got = self.cmd(["feat-aggregate", "-q", "--format", "csv",
+                                "--resolution", str(R) + "ms", "plan"] + mixed)
+                self.same("p2", "state tiles of %s from %d pieces, some at "
+                          "%d ms" % (tag, len(mixed), fine),
+                          want, got)
+            # Answers: at the end, and at multiples of R.
+            times = [None] + sorted(set(t // R * R for t in self.probe_times))
+            for t in times:
+                at = [] if t is None else ["--at", str(t)]
+                a = self.cmd(["feat-serve-dump", "-q", "--group-by", g] + at +
+                             ["plan", "%s.tiles" % g])
+                b = self.cmd(["feat-serve-dump", "-q", "--group-by", g] + at +
+                             ["plan", "r.%s.tiles" % g])
+                self.same("p2", "serve-dump of %s %s" %
+                          (tag, "at the end" if t is None else "at %d" % t),
+                          a, b)
+
     def split_rows(self, src, fname, cuts):
         """Writes the pieces of a source file, each with the header."""
         data = self.read(fname)
@@ -1112,6 +1194,7 @@ def run_one(job):
         run.step("ref", run.check_ref)
         run.step("p1", run.check_live)
         run.step("p2", run.check_pieces)
+        run.step("p2", run.check_resolution)
         run.step("p3", run.check_shards)
         run.step("p4", run.check_serve)
         run.step("p5", run.check_backfill)

@@ -1,7 +1,7 @@
 /*
  * test_aggop.c - unit tests of lib/aggop.c: the state of every aggregation.
  *
- * The file has five parts.
+ * The file has six parts.
  *
  * Grouping (test_ops, one loop iteration per aggregation of the table
  * "configs"). Random sequences of values, with nulls (values that are not
@@ -22,6 +22,10 @@
  * histograms and sets, grouping for "by". Where lib/aggop.c rounds on
  * purpose (var, stddev: double-double arithmetic) the test states the
  * bound it holds to; sketches are checked against their guarantees.
+ *
+ * Encoding (same loop, check_encoding): the tile encoding of each state
+ * is canonical, round-trips through another process's string ids, and
+ * refuses truncation.
  *
  * Explode (test_explode_state). "explode" is applied by lib/state.c, which
  * folds each element of a list as one value; the features of a state
@@ -1379,6 +1383,130 @@ static void check_groupings(const struct feat_agg *a, const struct data *d,
 	feat_buf_release(&got);
 }
 
+/*
+ * The tile encoding of states (feat_aggop_encode/decode). Canonical: the
+ * merge of runs encodes to the very bytes of the one state over all
+ * events, and a state decoded (into this string map, or into a fresh one,
+ * as another process would) encodes back to them and gives the same
+ * result; runs that travel encoded and merge after decoding give it too.
+ * Every strict prefix of an encoding is refused, and flipped bytes are
+ * either refused or decode to some valid state, never a crash.
+ */
+static void encode(const struct feat_agg *a, const struct feat_aggctx *c,
+		   const struct feat_astate *s, struct feat_buf *b)
+{
+	feat_buf_reset(b);
+	require(feat_aggop_encode(a, c, s, b) == 0);
+	require(feat_buf_addc(b, 0) == 0);	/* keep ptr set when empty */
+	b->len--;
+}
+
+static void decode(const struct feat_agg *a, struct feat_keymap *m,
+		   struct feat_astate *s, const struct feat_buf *b,
+		   const char *what)
+{
+	const unsigned char *p = (const unsigned char *)b->ptr;
+	int rc = feat_aggop_decode(a, m, s, &p, p + b->len);
+
+	if (rc < 0 || p != (const unsigned char *)b->ptr + b->len)
+		ck_abort_msg("%s: its own encoding does not decode (%d)", what, rc);
+}
+
+static void check_encoding(const struct feat_agg *a, const struct data *d,
+			   const struct feat_buf *want, const char *what)
+{
+	struct feat_buf whole = FEAT_BUF_INIT, b = FEAT_BUF_INIT,
+			got = FEAT_BUF_INIT;
+	struct feat_astate s, t, st[13];
+	struct feat_keymap fresh;
+	struct feat_aggctx fctx;
+	size_t cut[14], nr, r, i;
+
+	require(feat_aggop_init(a, &s) == 0);
+	require(feat_aggop_init(a, &t) == 0);
+	fold(a, &s, d, 0, d->n);
+	encode(a, &ctx, &s, &whole);
+	decode(a, &strmap, &t, &whole, what);
+	result_text(a, &t, &got);
+	if (strcmp(got.ptr, want->ptr))
+		ck_abort_msg("%s: decoded gives %s, the state %s", what, got.ptr,
+			     want->ptr);
+	encode(a, &ctx, &t, &b);
+	if (b.len != whole.len || memcmp(b.ptr, whole.ptr, b.len))
+		ck_abort_msg("%s: decoded and encoded again, %zu bytes differ from %zu",
+			     what, b.len, whole.len);
+	feat_aggop_release(a, &t);
+
+	/* Another process: its own string ids. */
+	feat_keymap_init(&fresh);
+	fctx.strings = &fresh;
+	require(feat_keymap_intern(&fresh, "another", 7, NULL) == 0);
+	require(feat_aggop_init(a, &t) == 0);
+	decode(a, &fresh, &t, &whole, what);
+	encode(a, &fctx, &t, &b);
+	if (b.len != whole.len || memcmp(b.ptr, whole.ptr, b.len))
+		ck_abort_msg("%s: decoded with other string ids, encodes differently",
+			     what);
+	feat_aggop_release(a, &t);
+	feat_keymap_release(&fresh);
+
+	/* Runs encoded apart, decoded, merged. */
+	nr = 1 + rnd() % 12;
+	cut[0] = 0;
+	cut[nr] = d->n;
+	for (r = 1; r < nr; r++) {
+		size_t c = (size_t)(rnd() % (d->n + 1));
+
+		for (i = r; i > 1 && cut[i - 1] > c; i--)
+			cut[i] = cut[i - 1];
+		cut[i] = c;
+	}
+	require(feat_aggop_init(a, &st[nr]) == 0);
+	for (r = 0; r < nr; r++) {
+		require(feat_aggop_init(a, &st[r]) == 0);
+		fold(a, &st[r], d, cut[r], cut[r + 1]);
+		encode(a, &ctx, &st[r], &b);
+		decode(a, &strmap, &st[r], &b, what);
+		require(feat_aggop_merge(a, &ctx, &st[nr], &st[r]) == 0);
+	}
+	result_text(a, &st[nr], &got);
+	if (strcmp(got.ptr, want->ptr))
+		ck_abort_msg("%s: %zu runs through the encoding merge to %s, not %s",
+			     what, nr, got.ptr, want->ptr);
+	encode(a, &ctx, &st[nr], &b);
+	if (b.len != whole.len || memcmp(b.ptr, whole.ptr, b.len))
+		ck_abort_msg("%s: %zu runs merged encode to other bytes than one state",
+			     what, nr);
+	for (r = 0; r <= nr; r++)
+		feat_aggop_release(a, &st[r]);
+
+	/* Cut short: refused. Flipped: refused or some state. */
+	require(feat_aggop_init(a, &t) == 0);
+	for (i = 0; i < whole.len; i++) {
+		const unsigned char *p = (const unsigned char *)whole.ptr;
+
+		if (feat_aggop_decode(a, &strmap, &t, &p, p + i) >= 0)
+			ck_abort_msg("%s: the first %zu of %zu bytes decode", what,
+				     i, whole.len);
+	}
+	for (i = 0; i < 8 && whole.len; i++) {
+		const unsigned char *p;
+		size_t at = (size_t)(rnd() % whole.len);
+
+		feat_buf_reset(&b);
+		require(feat_buf_add(&b, whole.ptr, whole.len) == 0);
+		b.ptr[at] ^= (char)(1 + rnd() % 255);
+		p = (const unsigned char *)b.ptr;
+		if (feat_aggop_decode(a, &strmap, &t, &p, p + b.len) == 0)
+			result_text(a, &t, &got);
+	}
+	feat_aggop_release(a, &t);
+	feat_aggop_release(a, &s);
+	feat_buf_release(&whole);
+	feat_buf_release(&b);
+	feat_buf_release(&got);
+}
+
 /* ---- every aggregation ------------------------------------------------ */
 
 static const char *const configs[] = {
@@ -1534,6 +1662,7 @@ START_TEST(test_ops)
 		require_json(&want, what);
 		check_value(a, d.vw, d.vbw, d.nv, d.kind, &want, what);
 		check_groupings(a, &d, &want, what);
+		check_encoding(a, &d, &want, what);
 		feat_aggop_reset(a, &reuse);
 		fold(a, &reuse, &d, 0, d.n);
 		result_text(a, &reuse, &got);
@@ -1830,6 +1959,49 @@ static void over_strings(const char *spec, const char *const *x, size_t n,
 /* No input: count, unique_count and approx_unique_count give 0, the
  * others null (DESIGN.md §3, "Empty and null"); two empty states merged
  * stay empty. */
+/* The example of feat-format(5), "State records": the states of count,
+ * sum of doubles and last of strings over 0.5 "a", then 0.25 "b". */
+START_TEST(test_encoding_example)
+{
+	static const struct {
+		const char *agg, *hex;
+	} ex[] = {
+		{ "{\"op\": \"count\"}", "02" },
+		{ "{\"op\": \"sum\", \"of\": \"d\"}", "02 01 21 80 80 0c" },
+		{ "{\"op\": \"last\", \"of\": \"s\"}", "02 01 62" },
+	};
+	struct feat_buf b = FEAT_BUF_INIT, hex = FEAT_BUF_INIT;
+	size_t i, j;
+
+	ctx_init();
+	for (i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
+		struct feat_plan *p = plan_with(ex[i].agg);
+		const struct feat_agg *a = the_agg(p);
+		struct feat_astate s;
+
+		require(feat_aggop_init(a, &s) == 0);
+		if (a->in_type == FEAT_DOUBLE) {
+			require(feat_aggop_add(a, &ctx, &s, dw(0.5), 0) == 0);
+			require(feat_aggop_add(a, &ctx, &s, dw(0.25), 0) == 0);
+		} else {
+			require(feat_aggop_add(a, &ctx, &s, intern("a", 1), 0) == 0);
+			require(feat_aggop_add(a, &ctx, &s, intern("b", 1), 0) == 0);
+		}
+		encode(a, &ctx, &s, &b);
+		feat_buf_reset(&hex);
+		for (j = 0; j < b.len; j++)
+			feat_buf_addf(&hex, "%s%02x", j ? " " : "",
+				      (unsigned char)b.ptr[j]);
+		ck_assert_str_eq(hex.ptr, ex[i].hex);
+		feat_aggop_release(a, &s);
+		feat_plan_free(p);
+	}
+	feat_buf_release(&b);
+	feat_buf_release(&hex);
+	ctx_release();
+}
+END_TEST
+
 START_TEST(test_empty)
 {
 	struct feat_buf b = FEAT_BUF_INIT;
@@ -2505,6 +2677,7 @@ static Suite *aggop_suite(void)
 	TCase *tc = tcase_create("edges");
 
 	tcase_add_test(tc, test_empty);
+	tcase_add_test(tc, test_encoding_example);
 	tcase_add_test(tc, test_signed_zero);
 	tcase_add_test(tc, test_list_order);
 	tcase_add_test(tc, test_histogram_k);

@@ -1226,7 +1226,7 @@ START_TEST(test_rejections)
 	/* Version and flags. */
 	crafted_header(&b, 8, 2, 1);
 	EXPECT("unsupported tile stream version 2 (this feat reads version 1)");
-	crafted_header(&b, 10, 2, 1);
+	crafted_header(&b, 10, 4, 1);
 	EXPECT("tile stream uses flags this feat does not know");
 	crafted_header(&b, 11, 0x80, 1);
 	EXPECT("tile stream uses flags this feat does not know");
