@@ -418,7 +418,7 @@ int feat_tile_write_state(struct feat_tile_writer *w, const void *key,
 	}
 	if (b->len > FEAT_TILE_BLOCK_MAX && w->nrecords) {
 		b->len = at;
-		if (feat_tile_writer_flush(w, err) < 0)
+		if (end_full_block(w, err) < 0)
 			return -1;
 		return feat_tile_write_state(w, key, klen, start, first, last,
 					     nevents, states, slen, err);
