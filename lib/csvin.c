@@ -68,6 +68,11 @@ struct feat_csv {
 				 * or quote, which definitions refuse) */
 };
 
+/* The value types held in the arena, addressed by offset until the row
+ * ends. */
+#define IN_ARENA ((1u << FEAT_STRING) | (1u << FEAT_VECTOR) | \
+		  (1u << FEAT_STRLIST) | (1u << FEAT_MAP))
+
 /* The column types fast_rows() converts itself. */
 enum { KIND_OTHER, KIND_INT, KIND_TS_MS, KIND_DOUBLE, KIND_STRING };
 
@@ -396,8 +401,7 @@ static void end_row(struct feat_csv *r)
 	for (i = 0; i < r->nfields; i++)
 		r->fields[i] = r->arena.ptr + r->field_off[i];
 	for (i = 0; i < src->ncols; i++)
-		if (r->vals[i].type == FEAT_STRING || r->vals[i].type == FEAT_VECTOR ||
-		    r->vals[i].type == FEAT_STRLIST || r->vals[i].type == FEAT_MAP)
+		if ((1u << r->vals[i].type) & IN_ARENA)
 			r->vals[i].u.s.ptr = r->arena.ptr +
 					     (uintptr_t)r->vals[i].u.s.ptr;
 	row.vals = r->vals;

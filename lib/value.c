@@ -144,31 +144,19 @@ static const uint64_t pow10_u32[9] = {
 	1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
 };
 
-int feat_parse_int(const char *s, size_t n, int64_t *out)
+/* feat_parse_int() for digit counts other than 9 to 16, from s, the first
+ * digit (neg: there was a '-'). Apart so that the common case stays a
+ * small leaf function. */
+static __attribute__((noinline)) int parse_int_other(const char *s,
+						     const char *end, int neg,
+						     int64_t *out)
 {
-	const char *end = s + n;
 	uint64_t v = 0, lim, d8;
-	int neg = 0;
 
-	if (s < end && (*s == '-' || *s == '+')) {
-		neg = *s == '-';
-		s++;
-	}
 	if (s == end)
 		return -1;
-	/* Up to 18 digits cannot overflow: no check per digit. From 9 to
-	 * 16 (ids, millisecond times), the first eight and the last eight
-	 * (the two groups overlapping) at once; else eight at a time while
-	 * they last. */
-	if (end - s > 8 && end - s <= 16) {
-		unsigned tail = (unsigned)(end - s) - 8;
-
-		if (!digits8(s, 0, &v) || !digits8(end - 8, 8 - tail, &d8))
-			return -1;
-		v = v * pow10_u32[tail] + d8;
-		*out = neg ? -(int64_t)v : (int64_t)v;
-		return 0;
-	}
+	/* Up to 18 digits cannot overflow: no check per digit, eight at a
+	 * time while they last. */
 	if (end - s <= 18) {
 		for (; end - s >= 8; s += 8) {
 			if (!digits8(s, 0, &d8))
@@ -200,6 +188,30 @@ int feat_parse_int(const char *s, size_t n, int64_t *out)
 		*out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
 	else
 		*out = (int64_t)v;
+	return 0;
+}
+
+int feat_parse_int(const char *s, size_t n, int64_t *out)
+{
+	const char *end = s + n;
+	uint64_t v, d8;
+	unsigned tail;
+	int neg = 0;
+
+	if (s < end && (*s == '-' || *s == '+')) {
+		neg = *s == '-';
+		s++;
+	}
+	/* From 9 to 16 digits (ids, millisecond times), which cannot
+	 * overflow: the first eight and the last eight (the two groups
+	 * overlapping) at once. */
+	if (end - s <= 8 || end - s > 16)
+		return parse_int_other(s, end, neg, out);
+	tail = (unsigned)(end - s) - 8;
+	if (!digits8(s, 0, &v) || !digits8(end - 8, 8 - tail, &d8))
+		return -1;
+	v = v * pow10_u32[tail] + d8;
+	*out = neg ? -(int64_t)v : (int64_t)v;
 	return 0;
 }
 
