@@ -41,7 +41,7 @@ endif
 
 ALL_CFLAGS = $(CFLAGS) $(WARN) -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	-iquote lib $(JANSSON_CFLAGS) $(ZSTD_CFLAGS)
-LIBS = $(CSV_LIBS) $(JANSSON_LIBS) $(ZSTD_LIBS) -lm
+LIBS = $(CSV_LIBS) $(JANSSON_LIBS) $(ZSTD_LIBS) -lm -pthread
 
 ifndef V
 QUIET_CC = @echo '   ' CC $@;

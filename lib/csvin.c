@@ -5,8 +5,25 @@
  * (cb_row); with CSV_REPALL_NL it also reports every line break outside a
  * record, which is how blank lines and "\r\n" are counted so that error
  * messages can give the line of a row even when quoted fields span lines.
+ *
+ * Most lines of most files are plain: no quote character, no '\r' but
+ * perhaps one before the '\n', not blank; or their quoted fields end on
+ * the line and hold no quote. For those libcsv's answer is known in
+ * advance (a field per delimiter, a quoted one being its text between the
+ * quotes, then the end of the row), so when libcsv stands between two
+ * rows, fast_rows() splits such whole lines itself and runs them through
+ * the same conversions, row checks and line counting as the callbacks
+ * would. Anything else, and every line not yet complete in the bytes at
+ * hand, goes to libcsv a line at a time until it stands between rows
+ * again. Both paths give the same rows and the same
+ * errors whatever pieces the input comes in: tests/unit/test_csvin.c
+ * compares each input fed whole (mostly fast_rows) with the same bytes fed
+ * one at a time (libcsv alone, as no line is ever complete in a piece).
  */
 #include <csv.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +50,7 @@ struct feat_csv {
 	/* header: file field -> column, or -1 when the column is not used */
 	long *field_col;
 	long *col_field;	/* column -> file field, 1-based */
+	unsigned char *col_kind;	/* column -> KIND_*, for fast_rows() */
 	size_t nheader;
 	char **header;
 	/* the row being read */
@@ -42,9 +60,21 @@ struct feat_csv {
 	struct feat_buf tmp;		/* a string being unescaped */
 	size_t *field_off;
 	size_t *field_lens;
+	size_t *field_src;	/* fast_rows(): a quoted field's text in the
+				 * input line (else where field_off says) */
 	const char **fields;
 	size_t fields_cap;
+	int fast;		/* 0: libcsv alone (a line break as delimiter
+				 * or quote, which definitions refuse) */
 };
+
+/* The value types held in the arena, addressed by offset until the row
+ * ends. */
+#define IN_ARENA ((1u << FEAT_STRING) | (1u << FEAT_VECTOR) | \
+		  (1u << FEAT_STRLIST) | (1u << FEAT_MAP))
+
+/* The column types fast_rows() converts itself. */
+enum { KIND_OTHER, KIND_INT, KIND_TS_MS, KIND_DOUBLE, KIND_STRING };
 
 static int no_space(unsigned char c)
 {
@@ -74,6 +104,8 @@ struct feat_csv *feat_csv_new(const struct feat_source *src, const char *file,
 	r->fn = fn;
 	r->ctx = ctx;
 	r->line = 1;
+	r->fast = src->fmt.delim != '\n' && src->fmt.delim != '\r' &&
+		  src->fmt.quote != '\n' && src->fmt.quote != '\r';
 	r->vals = calloc(src->ncols, sizeof(*r->vals));
 	if (!r->file || !r->vals) {
 		feat_csv_free(r);
@@ -92,6 +124,7 @@ void feat_csv_free(struct feat_csv *r)
 	free(r->file);
 	free(r->field_col);
 	free(r->col_field);
+	free(r->col_kind);
 	for (i = 0; i < r->nheader; i++)
 		free(r->header[i]);
 	free(r->header);
@@ -100,6 +133,7 @@ void feat_csv_free(struct feat_csv *r)
 	feat_buf_release(&r->tmp);
 	free(r->field_off);
 	free(r->field_lens);
+	free(r->field_src);
 	free(r->fields);
 	free(r);
 }
@@ -128,6 +162,10 @@ static int grow_fields(struct feat_csv *r)
 	if (!off)
 		return -1;
 	r->field_lens = off;
+	off = realloc(r->field_src, cap * sizeof(*off));
+	if (!off)
+		return -1;
+	r->field_src = off;
 	{
 		const char **f = realloc(r->fields, cap * sizeof(*f));
 
@@ -326,6 +364,17 @@ static int take_header(struct feat_csv *r)
 					      "missing column '%s'", src->cols[i].name);
 		r->col_field[i] = (long)m + 1;
 	}
+	r->col_kind = calloc(src->ncols + 1, 1);
+	if (!r->col_kind)
+		return feat_error_nomem(r->err);
+	for (i = 0; i < src->ncols; i++) {
+		const struct feat_column *c = &src->cols[i];
+
+		r->col_kind[i] = c->type == FEAT_INT ? KIND_INT
+			: c->type == FEAT_TIMESTAMP && c->unit == FEAT_TS_MS ? KIND_TS_MS
+			: c->type == FEAT_DOUBLE ? KIND_DOUBLE
+			: c->type == FEAT_STRING ? KIND_STRING : KIND_OTHER;
+	}
 	r->have_header = 1;
 	return 0;
 }
@@ -352,8 +401,7 @@ static void end_row(struct feat_csv *r)
 	for (i = 0; i < r->nfields; i++)
 		r->fields[i] = r->arena.ptr + r->field_off[i];
 	for (i = 0; i < src->ncols; i++)
-		if (r->vals[i].type == FEAT_STRING || r->vals[i].type == FEAT_VECTOR ||
-		    r->vals[i].type == FEAT_STRLIST || r->vals[i].type == FEAT_MAP)
+		if ((1u << r->vals[i].type) & IN_ARENA)
 			r->vals[i].u.s.ptr = r->arena.ptr +
 					     (uintptr_t)r->vals[i].u.s.ptr;
 	row.vals = r->vals;
@@ -404,24 +452,284 @@ static int start(struct feat_csv *r)
 	return 0;
 }
 
+/*
+ * Copies the line s[0..len) to a (which has room for len + 16 bytes) and
+ * splits it there at its delimiters into field_off/field_lens, each
+ * delimiter becoming the NUL that ends its field, as cb_field lays fields
+ * out in the arena. avail is how many bytes s has (the rest of the input).
+ * Returns the number of fields, 0 when the line holds the quote or a '\r'
+ * (it is then libcsv's to read), -1 when out of memory.
+ */
+static inline long split_line(struct feat_csv *r, const char *s,
+			      size_t avail, char *a, size_t len)
+{
+	const char delim = r->src->fmt.delim;
+	size_t nf = 0, fstart = 0, at;
+#ifdef __SSE2__
+	/* Sixteen bytes at a time, copied and turned into a bit mask of the
+	 * delimiters and one of the bytes that stop the fast path. The
+	 * loads may pass the line's end, not the input's: near that, they
+	 * read a padded copy. */
+	const __m128i vd = _mm_set1_epi8(delim);
+	const __m128i vq = _mm_set1_epi8(r->src->fmt.quote);
+	const __m128i vr = _mm_set1_epi8('\r');
+	const char *src = s;
+	size_t k;
+
+	if (avail < (len | 15) + 1) {
+		memcpy(a, s, len);
+		memset(a + len, 0, 16);
+		src = a;
+	}
+	for (k = 0; k < len; k += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(src + k));
+		unsigned dm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, vd));
+		unsigned sm = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_cmpeq_epi8(x, vq), _mm_cmpeq_epi8(x, vr)));
+
+		_mm_storeu_si128((__m128i *)(void *)(a + k), x);
+		if (len - k < 16) {
+			unsigned keep = (1u << (len - k)) - 1;
+
+			dm &= keep;
+			sm &= keep;
+		}
+		if (sm)
+			return 0;
+		for (; dm; dm &= dm - 1) {
+			at = k + (unsigned)__builtin_ctz(dm);
+			if (nf == r->fields_cap && grow_fields(r) < 0)
+				return -1;
+			r->field_off[nf] = fstart;
+			r->field_lens[nf++] = at - fstart;
+			a[at] = '\0';
+			fstart = at + 1;
+		}
+	}
+	a[len] = '\0';
+#else
+	const char quote = r->src->fmt.quote;
+
+	(void)avail;
+	memcpy(a, s, len);
+	a[len] = '\0';
+	for (at = 0; at < len; at++) {
+		if (a[at] == delim) {
+			if (nf == r->fields_cap && grow_fields(r) < 0)
+				return -1;
+			r->field_off[nf] = fstart;
+			r->field_lens[nf++] = at - fstart;
+			a[at] = '\0';
+			fstart = at + 1;
+		} else if (a[at] == quote || a[at] == '\r') {
+			return 0;
+		}
+	}
+#endif
+	if (nf == r->fields_cap && grow_fields(r) < 0)
+		return -1;
+	r->field_off[nf] = fstart;
+	r->field_lens[nf++] = len - fstart;
+	return (long)nf;
+}
+
+/*
+ * The split of a line that split_line() leaves, one byte at a time: plain
+ * fields as there, and quoted fields that hold no quote (a '\r' is text
+ * there) and end at a delimiter or the line's end, which libcsv reads as
+ * their text between the quotes. Also fills field_src, where a field's
+ * text is in s. Returns as split_line() does; 0 (libcsv's) for a doubled
+ * quote, a quote inside a plain field or after a closing one, a '\r' in a
+ * plain field, or a quoted field that goes on past the line (its '\r'
+ * before the '\n', cut off as a line end, is then inside it: no closing
+ * quote is found before it).
+ */
+static long split_quoted(struct feat_csv *r, const char *s, char *a,
+			 size_t len)
+{
+	const char delim = r->src->fmt.delim, quote = r->src->fmt.quote;
+	size_t pos = 0, out = 0, nf = 0, start, flen;
+
+	for (;;) {
+		if (nf == r->fields_cap && grow_fields(r) < 0)
+			return -1;
+		if (pos < len && s[pos] == quote) {
+			const char *q = memchr(s + pos + 1, quote, len - pos - 1);
+
+			if (!q)
+				return 0;
+			start = pos + 1;
+			flen = (size_t)(q - s) - start;
+			pos = (size_t)(q - s) + 1;
+			if (pos < len && s[pos] != delim)
+				return 0;
+		} else {
+			for (start = pos; pos < len && s[pos] != delim; pos++)
+				if (s[pos] == quote || s[pos] == '\r')
+					return 0;
+			flen = pos - start;
+		}
+		memcpy(a + out, s + start, flen);
+		a[out + flen] = '\0';
+		r->field_off[nf] = out;
+		r->field_src[nf] = start;
+		r->field_lens[nf++] = flen;
+		out += flen + 1;
+		if (pos == len)
+			return (long)nf;
+		pos++;		/* the delimiter */
+	}
+}
+
+/*
+ * Splits the plain lines at the start of [s, end) into rows, exactly as
+ * libcsv would, and returns where the first line that is not plain, or not
+ * complete, starts (end when there is none); NULL when a row failed. A
+ * plain line is not blank and holds no '\r' but perhaps one right before
+ * its '\n', and no quote character but around whole fields that hold none
+ * (split_quoted()): libcsv then reports one field per delimiter and the
+ * end of the row, and nothing else (its '\n' after a '\r' ends no row and,
+ * cr_pending being set, counts no line). Called only when libcsv stands
+ * between two rows, past the header.
+ */
+static const char *fast_rows(struct feat_csv *r, const char *s,
+			     const char *end)
+{
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		size_t len, nf, i;
+		long got;
+		char *a;
+		int quoted;
+
+		if (!nl)
+			break;
+		len = (size_t)(nl - s);
+		if (len && s[len - 1] == '\r')
+			len--;
+		if (!len)
+			break;		/* a blank line */
+		/* The line goes to the arena whole, split there. */
+		feat_buf_reset(&r->arena);
+		if (feat_buf_grow(&r->arena, len + 16) < 0)
+			goto nomem;
+		a = r->arena.ptr;
+		quoted = 0;
+		got = split_line(r, s, (size_t)(end - s), a, len);
+		if (!got) {
+			got = split_quoted(r, s, a, len);
+			quoted = 1;
+		}
+		if (got < 0)
+			goto nomem;
+		if (!got)
+			return s;	/* libcsv's to read */
+		nf = (size_t)got;
+		r->arena.len = len + 1;
+		/* Converted in field order, as cb_field does, so that the
+		 * first bad field is the one reported; from the input bytes,
+		 * since a list or map column appends to the arena. The
+		 * common types are converted here; the others, and every
+		 * text that is not what its column wants, go to convert(),
+		 * which decides (and words the error) as for libcsv. */
+		for (i = 0; i < nf; i++) {
+			long col = i < r->nheader ? r->field_col[i] : -1;
+			const char *f = s + (quoted ? r->field_src[i] : r->field_off[i]);
+			size_t fl = r->field_lens[i];
+			struct feat_value *v;
+
+			if (col < 0)
+				continue;
+			v = &r->vals[col];
+			if (fl == r->null_len && !memcmp(f, r->src->fmt.null_text, fl)) {
+				v->type = FEAT_NULL;
+				continue;
+			}
+			switch (r->col_kind[col]) {
+			case KIND_INT:
+				if (!feat_parse_int(f, fl, &v->u.i)) {
+					v->type = FEAT_INT;
+					continue;
+				}
+				break;
+			case KIND_TS_MS:
+				if (!feat_parse_int(f, fl, &v->u.i)) {
+					v->type = FEAT_TIMESTAMP;
+					continue;
+				}
+				break;
+			case KIND_DOUBLE:
+				if (!feat_parse_double(f, fl, &v->u.d)) {
+					/* NaN and infinities are null */
+					v->type = v->u.d - v->u.d == 0 ? FEAT_DOUBLE
+									: FEAT_NULL;
+					continue;
+				}
+				break;
+			case KIND_STRING:
+				v->type = FEAT_STRING;
+				v->u.s.ptr = (const char *)(uintptr_t)r->field_off[i];
+				v->u.s.len = fl;
+				continue;
+			}
+			r->nfields = i;
+			if (convert(r, (size_t)col, f, fl, r->field_off[i]) < 0)
+				return NULL;
+		}
+		r->nfields = nf;
+		end_row(r);
+		if (r->failed)
+			return NULL;
+		r->line++;
+		r->cr_pending = 0;
+		r->nfields = 0;
+		feat_buf_reset(&r->arena);
+		s = nl + 1;
+	}
+	return s;
+nomem:
+	feat_error_nomem(r->err);
+	fail(r);
+	return NULL;
+}
+
 int feat_csv_feed(struct feat_csv *r, const void *p, size_t n,
 		  struct feat_error *err)
 {
-	size_t done;
+	const char *s = p, *end = s + n;
 
 	r->err = err;
 	if (r->failed)
 		return -1;
 	if (start(r) < 0)
 		return -1;
-	done = csv_parse(&r->p, p, n, cb_field, cb_row, r);
-	if (r->failed)
-		return -1;
-	if (done < n) {
-		feat_error_set(err, r->file, r->line, (long)r->nfields + 1,
-			       "malformed CSV: %s (a quote inside an unquoted field, or text after a closing quote)",
-			       csv_strerror(csv_error(&r->p)));
-		return fail(r);
+	while (s < end) {
+		const char *nl;
+		size_t len, done;
+
+		/* libcsv between rows (its state ROW_NOT_BEGUN, 0, holding
+		 * no field): plain lines need no state machine. */
+		if (r->fast && r->have_header && r->p.pstate == 0 &&
+		    r->p.entry_pos == 0) {
+			s = fast_rows(r, s, end);
+			if (!s)
+				return -1;
+			if (s == end)
+				break;
+		}
+		/* One line (or what there is of it) through libcsv. */
+		nl = memchr(s, '\n', (size_t)(end - s));
+		len = nl ? (size_t)(nl + 1 - s) : (size_t)(end - s);
+		done = csv_parse(&r->p, s, len, cb_field, cb_row, r);
+		if (r->failed)
+			return -1;
+		if (done < len) {
+			feat_error_set(err, r->file, r->line, (long)r->nfields + 1,
+				       "malformed CSV: %s (a quote inside an unquoted field, or text after a closing quote)",
+				       csv_strerror(csv_error(&r->p)));
+			return fail(r);
+		}
+		s += len;
 	}
 	return 0;
 }

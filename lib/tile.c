@@ -1,7 +1,20 @@
 /*
  * tile.c - writing and reading tile streams (feat-format(5)).
+ *
+ * Compressing a block costs about as much as parsing the CSV it came from,
+ * so the writer hands each full block to a thread of its own (struct
+ * feat_tile_bg, started when the first block fills) and goes on encoding
+ * records into a second buffer. There is at most one block in the thread:
+ * it is collected (waited for, then queued on the output) before the next
+ * is handed over, and by every flush, so blocks leave in order, a flush
+ * still sends everything, and the bytes are those one thread would write
+ * (the same compression calls on the same blocks). Blocks cut by a flush
+ * are compressed in the calling thread, as is everything when the thread
+ * cannot start.
  */
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,49 +60,135 @@ static uint32_t get32(const unsigned char *p)
 	return get16(p) | get16(p + 2) << 16;
 }
 
-int feat_tile_put_value(struct feat_buf *b, const struct feat_value *v)
+/* Writes v as a varint at p, which has room for 10 bytes; returns the end. */
+static inline unsigned char *put_varint(unsigned char *p, uint64_t v)
 {
-	unsigned char tmp[9];
+	while (v >= 0x80) {
+		*p++ = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (unsigned char)v;
+	return p;
+}
 
+static inline unsigned char *put_svarint(unsigned char *p, int64_t v)
+{
+	return put_varint(p, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+/*
+ * Copies n bytes to p. Keys and short strings are a few bytes: two
+ * overlapping fixed-size moves beat a call to memcpy.
+ */
+static inline unsigned char *put_bytes(unsigned char *p, const void *s,
+				       size_t n)
+{
+	const unsigned char *q = s;
+
+	if (n >= 8 && n <= 16) {
+		uint64_t a, b;
+
+		memcpy(&a, q, 8);
+		memcpy(&b, q + n - 8, 8);
+		memcpy(p, &a, 8);
+		memcpy(p + n - 8, &b, 8);
+	} else if (n >= 4 && n < 8) {
+		uint32_t a, b;
+
+		memcpy(&a, q, 4);
+		memcpy(&b, q + n - 4, 4);
+		memcpy(p, &a, 4);
+		memcpy(p + n - 4, &b, 4);
+	} else if (n && n < 4) {
+		p[0] = q[0];
+		p[n / 2] = q[n / 2];
+		p[n - 1] = q[n - 1];
+	} else if (n) {
+		memcpy(p, q, n);
+	}
+	return p + n;
+}
+
+/* The most bytes put_value() writes for v. */
+static inline size_t value_room(const struct feat_value *v)
+{
+	switch (v->type) {
+	case FEAT_VECTOR:
+	case FEAT_STRLIST:
+	case FEAT_MAP:
+	case FEAT_STRING:
+	case FEAT_JSON:
+		return 11 + v->u.s.len;
+	default:
+		return 11;
+	}
+}
+
+/*
+ * Writes the encoding of v at p, which has room for value_room(v) bytes.
+ * Returns the end, or NULL for a value of no known type. Encoding into
+ * room made once per record, not byte by byte into a growing buffer, is
+ * what keeps the writer off feat-aggregate's profile.
+ */
+static inline unsigned char *put_value(unsigned char *p,
+				       const struct feat_value *v)
+{
 	switch (v->type) {
 	case FEAT_NULL:
-		return feat_buf_addc(b, TAG_NULL);
+		*p++ = TAG_NULL;
+		return p;
 	case FEAT_BOOL:
-		return feat_buf_addc(b, v->u.i ? TAG_TRUE : TAG_FALSE);
+		*p++ = v->u.i ? TAG_TRUE : TAG_FALSE;
+		return p;
 	case FEAT_INT:
-		if (feat_buf_addc(b, TAG_INT) < 0)
-			return -1;
-		return feat_buf_add_svarint(b, v->u.i);
+		*p++ = TAG_INT;
+		return put_svarint(p, v->u.i);
 	case FEAT_TIMESTAMP:
-		if (feat_buf_addc(b, TAG_TIMESTAMP) < 0)
-			return -1;
-		return feat_buf_add_svarint(b, v->u.i);
+		*p++ = TAG_TIMESTAMP;
+		return put_svarint(p, v->u.i);
 	case FEAT_DOUBLE: {
 		uint64_t u;
-		int i;
 
 		memcpy(&u, &v->u.d, 8);
-		tmp[0] = TAG_DOUBLE;
-		for (i = 0; i < 8; i++)
-			tmp[1 + i] = (unsigned char)(u >> (8 * i));
-		return feat_buf_add(b, tmp, 9);
+		*p++ = TAG_DOUBLE;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		memcpy(p, &u, 8);
+#else
+		{
+			int i;
+
+			for (i = 0; i < 8; i++)
+				p[i] = (unsigned char)(u >> (8 * i));
+		}
+#endif
+		return p + 8;
 	}
 	case FEAT_VECTOR:
 	case FEAT_STRLIST:
 	case FEAT_MAP:
-		if (feat_buf_addc(b, v->type == FEAT_VECTOR ? TAG_VECTOR :
-				     v->type == FEAT_STRLIST ? TAG_STRLIST : TAG_MAP) < 0 ||
-		    feat_buf_add_varint(b, v->u.s.len) < 0)
-			return -1;
-		return feat_buf_add(b, v->u.s.ptr, v->u.s.len);
 	case FEAT_STRING:
 	case FEAT_JSON:
-		if (feat_buf_addc(b, TAG_STRING) < 0 ||
-		    feat_buf_add_varint(b, v->u.s.len) < 0)
-			return -1;
-		return feat_buf_add(b, v->u.s.ptr, v->u.s.len);
+		*p++ = v->type == FEAT_VECTOR ? TAG_VECTOR :
+		       v->type == FEAT_STRLIST ? TAG_STRLIST :
+		       v->type == FEAT_MAP ? TAG_MAP : TAG_STRING;
+		p = put_varint(p, v->u.s.len);
+		return put_bytes(p, v->u.s.ptr, v->u.s.len);
 	}
-	return -1;
+	return NULL;
+}
+
+int feat_tile_put_value(struct feat_buf *b, const struct feat_value *v)
+{
+	unsigned char *p;
+
+	if (feat_buf_grow(b, value_room(v)) < 0)
+		return -1;
+	p = put_value((unsigned char *)b->ptr + b->len, v);
+	if (!p)
+		return -1;
+	b->len = (size_t)(p - (unsigned char *)b->ptr);
+	b->ptr[b->len] = '\0';
+	return 0;
 }
 
 int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
@@ -241,23 +340,36 @@ out:
 	return ret;
 }
 
+static int end_full_block(struct feat_tile_writer *w, struct feat_error *err);
+
 int feat_tile_write_event(struct feat_tile_writer *w, const void *key,
 			  size_t klen, int64_t ts, uint64_t seq,
 			  const struct feat_value *inputs, size_t n,
 			  struct feat_error *err)
 {
 	struct feat_buf *b = &w->raw;
-	size_t i, start = b->len;
+	size_t i, start = b->len, room = 1 + 10 + klen + 10 + 10 + 10;
+	unsigned char *p;
 
-	if (feat_buf_addc(b, 1) < 0 || feat_buf_add_varint(b, klen) < 0 ||
-	    feat_buf_add(b, key, klen) < 0 ||
-	    feat_buf_add_svarint(b, (int64_t)((uint64_t)ts - (uint64_t)w->prev_ts)) < 0 ||
-	    feat_buf_add_svarint(b, (int64_t)(seq - w->prev_seq)) < 0 ||
-	    feat_buf_add_varint(b, n) < 0)
-		return feat_error_nomem(err);
 	for (i = 0; i < n; i++)
-		if (feat_tile_put_value(b, &inputs[i]) < 0)
-			return feat_error_nomem(err);
+		room += value_room(&inputs[i]);
+	if (feat_buf_grow(b, room) < 0)
+		return feat_error_nomem(err);
+	p = (unsigned char *)b->ptr + start;
+	*p++ = 1;
+	p = put_varint(p, klen);
+	p = put_bytes(p, key, klen);
+	p = put_svarint(p, (int64_t)((uint64_t)ts - (uint64_t)w->prev_ts));
+	p = put_svarint(p, (int64_t)(seq - w->prev_seq));
+	p = put_varint(p, n);
+	for (i = 0; i < n && p; i++)
+		p = put_value(p, &inputs[i]);
+	if (!p) {
+		b->ptr[start] = '\0';
+		return feat_error_nomem(err);
+	}
+	b->len = (size_t)(p - (unsigned char *)b->ptr);
+	b->ptr[b->len] = '\0';
 	if (b->len - start > FEAT_TILE_BLOCK_LIMIT) {
 		size_t big = b->len - start;
 
@@ -270,7 +382,7 @@ int feat_tile_write_event(struct feat_tile_writer *w, const void *key,
 	 * block afresh (its time delta counts from 0 there). */
 	if (b->len > FEAT_TILE_BLOCK_MAX && w->nrecords) {
 		b->len = start;
-		if (feat_tile_writer_flush(w, err) < 0)
+		if (end_full_block(w, err) < 0)
 			return -1;
 		return feat_tile_write_event(w, key, klen, ts, seq, inputs, n, err);
 	}
@@ -306,7 +418,7 @@ int feat_tile_write_state(struct feat_tile_writer *w, const void *key,
 	}
 	if (b->len > FEAT_TILE_BLOCK_MAX && w->nrecords) {
 		b->len = at;
-		if (feat_tile_writer_flush(w, err) < 0)
+		if (end_full_block(w, err) < 0)
 			return -1;
 		return feat_tile_write_state(w, key, klen, start, first, last,
 					     nevents, states, slen, err);
@@ -316,38 +428,188 @@ int feat_tile_write_state(struct feat_tile_writer *w, const void *key,
 	return 0;
 }
 
-static int write_block(struct feat_tile_writer *w, int kind,
-		       struct feat_error *err)
+/* Queues a block (kind 'B' with csize compressed bytes at comp, or the
+ * end block 'E') on the output, behind its header. */
+static int put_block(struct feat_tile_writer *w, int kind, const void *comp,
+		     size_t csize, size_t rawlen, uint32_t count,
+		     struct feat_error *err)
 {
 	unsigned char h[BLOCK_HEADER];
-	size_t csize = 0;
 
-	if (kind == 'B') {
-		size_t bound = ZSTD_compressBound(w->raw.len);
-
-		feat_buf_reset(&w->comp);
-		if (feat_buf_grow(&w->comp, bound) < 0)
-			return feat_error_nomem(err);
-		csize = ZSTD_compress2(w->cctx, w->comp.ptr, bound, w->raw.ptr,
-				       w->raw.len);
-		if (ZSTD_isError(csize))
-			return feat_error_set(err, NULL, 0, 0, "zstd: %s",
-					      ZSTD_getErrorName(csize));
-	}
 	memset(h, 0, sizeof(h));
 	h[0] = (unsigned char)kind;
 	put32(h + 4, (uint32_t)csize);
-	put32(h + 8, kind == 'B' ? (uint32_t)w->raw.len : 0);
-	put32(h + 12, kind == 'B' ? (uint32_t)w->nrecords : (uint32_t)w->total);
+	put32(h + 8, (uint32_t)rawlen);
+	put32(h + 12, count);
 	put32(h + 16, feat_fnv1a32(h, 16));
 	if (feat_output_write(w->out, h, sizeof(h), err) < 0 ||
-	    (csize && feat_output_write(w->out, w->comp.ptr, csize, err) < 0))
+	    (csize && feat_output_write(w->out, comp, csize, err) < 0))
 		return -1;
+	return 0;
+}
+
+/* Compresses raw into comp (grown to the bound). Returns the compressed
+ * size, or a zstd error code; 0 when out of memory. */
+static size_t compress_block(void *cctx, struct feat_buf *comp,
+			     const struct feat_buf *raw)
+{
+	size_t bound = ZSTD_compressBound(raw->len);
+
+	feat_buf_reset(comp);
+	if (feat_buf_grow(comp, bound) < 0)
+		return 0;
+	return ZSTD_compress2(cctx, comp->ptr, bound, raw->ptr, raw->len);
+}
+
+static int compressed(size_t csize, struct feat_error *err)
+{
+	if (!csize)
+		return feat_error_nomem(err);
+	if (ZSTD_isError(csize))
+		return feat_error_set(err, NULL, 0, 0, "zstd: %s",
+				      ZSTD_getErrorName(csize));
+	return 0;
+}
+
+static int write_block(struct feat_tile_writer *w, int kind,
+		       struct feat_error *err)
+{
+	size_t csize = 0;
+
+	if (kind == 'B') {
+		csize = compress_block(w->cctx, &w->comp, &w->raw);
+		if (compressed(csize, err) < 0)
+			return -1;
+		return put_block(w, 'B', w->comp.ptr, csize, w->raw.len,
+				 (uint32_t)w->nrecords, err);
+	}
+	return put_block(w, 'E', NULL, 0, 0, (uint32_t)w->total, err);
+}
+
+struct feat_tile_bg {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	void *cctx;		/* the writer's, used by one thread at a time */
+	int job;		/* under mu: raw holds a block to compress */
+	int done;		/* under mu: comp holds its compressed bytes */
+	int quit;		/* under mu: the thread is to end */
+	int pending;		/* the writer's: a block is in the thread */
+	struct feat_buf raw, comp;
+	size_t csize;		/* as compress_block() returns it */
+	uint32_t nrecords;
+};
+
+static void *bg_main(void *arg)
+{
+	struct feat_tile_bg *bg = arg;
+
+	pthread_mutex_lock(&bg->mu);
+	for (;;) {
+		while (!bg->job && !bg->quit)
+			pthread_cond_wait(&bg->cv, &bg->mu);
+		if (bg->quit)
+			break;
+		pthread_mutex_unlock(&bg->mu);
+		bg->csize = compress_block(bg->cctx, &bg->comp, &bg->raw);
+		pthread_mutex_lock(&bg->mu);
+		bg->job = 0;
+		bg->done = 1;
+		pthread_cond_signal(&bg->cv);
+	}
+	pthread_mutex_unlock(&bg->mu);
+	return NULL;
+}
+
+/* Starts the thread. Returns 0, or -1 (then the writer stays single). */
+static int bg_start(struct feat_tile_writer *w)
+{
+	struct feat_tile_bg *bg = calloc(1, sizeof(*bg));
+	sigset_t all, old;
+	int rc;
+
+	if (!bg)
+		return -1;
+	bg->cctx = w->cctx;
+	if (pthread_mutex_init(&bg->mu, NULL)) {
+		free(bg);
+		return -1;
+	}
+	if (pthread_cond_init(&bg->cv, NULL)) {
+		pthread_mutex_destroy(&bg->mu);
+		free(bg);
+		return -1;
+	}
+	/* Signals are the calling thread's to take (the commands' handlers
+	 * remove temporary files): the thread starts with all blocked. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&bg->th, NULL, bg_main, bg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		pthread_cond_destroy(&bg->cv);
+		pthread_mutex_destroy(&bg->mu);
+		free(bg);
+		return -1;
+	}
+	w->bg = bg;
+	return 0;
+}
+
+/* Waits for the block in the thread, if any, and queues it on the output. */
+static int bg_collect(struct feat_tile_writer *w, struct feat_error *err)
+{
+	struct feat_tile_bg *bg = w->bg;
+
+	if (!bg || !bg->pending)
+		return 0;
+	pthread_mutex_lock(&bg->mu);
+	while (!bg->done)
+		pthread_cond_wait(&bg->cv, &bg->mu);
+	bg->done = 0;
+	pthread_mutex_unlock(&bg->mu);
+	bg->pending = 0;
+	if (compressed(bg->csize, err) < 0)
+		return -1;
+	return put_block(w, 'B', bg->comp.ptr, bg->csize, bg->raw.len,
+			 bg->nrecords, err);
+}
+
+/* Ends the full current block: hands it to the thread, or, without one,
+ * writes it as a flush does. */
+static int end_full_block(struct feat_tile_writer *w, struct feat_error *err)
+{
+	struct feat_tile_bg *bg;
+	struct feat_buf t;
+
+	if (!w->bg && (w->sync || bg_start(w) < 0)) {
+		w->sync = 1;
+		return feat_tile_writer_flush(w, err);
+	}
+	if (bg_collect(w, err) < 0)
+		return -1;
+	bg = w->bg;
+	t = bg->raw;
+	bg->raw = w->raw;
+	w->raw = t;
+	feat_buf_reset(&w->raw);
+	bg->nrecords = (uint32_t)w->nrecords;
+	bg->pending = 1;
+	pthread_mutex_lock(&bg->mu);
+	bg->job = 1;
+	pthread_cond_signal(&bg->cv);
+	pthread_mutex_unlock(&bg->mu);
+	w->total += w->nrecords;
+	w->nrecords = 0;
+	w->prev_ts = 0;
+	w->prev_seq = 0;
 	return 0;
 }
 
 int feat_tile_writer_flush(struct feat_tile_writer *w, struct feat_error *err)
 {
+	if (bg_collect(w, err) < 0)
+		return -1;
 	if (w->nrecords) {
 		if (write_block(w, 'B', err) < 0)
 			return -1;
@@ -369,6 +631,21 @@ int feat_tile_writer_finish(struct feat_tile_writer *w, struct feat_error *err)
 
 void feat_tile_writer_release(struct feat_tile_writer *w)
 {
+	struct feat_tile_bg *bg = w->bg;
+
+	if (bg) {
+		pthread_mutex_lock(&bg->mu);
+		bg->quit = 1;
+		pthread_cond_signal(&bg->cv);
+		pthread_mutex_unlock(&bg->mu);
+		pthread_join(bg->th, NULL);
+		pthread_cond_destroy(&bg->cv);
+		pthread_mutex_destroy(&bg->mu);
+		feat_buf_release(&bg->raw);
+		feat_buf_release(&bg->comp);
+		free(bg);
+		w->bg = NULL;
+	}
 	feat_buf_release(&w->raw);
 	feat_buf_release(&w->comp);
 	ZSTD_freeCCtx(w->cctx);

@@ -11,8 +11,11 @@
  *
  * The writer ends a block when it is full or when asked (feat_tile_writer_
  * flush, called when the input would block), so block boundaries follow the
- * input's timing but the records never do. The reader is pushed bytes in any
- * pieces and pulls records one at a time.
+ * input's timing but the records never do. A full block is compressed by a
+ * thread of the writer's own while the next one fills, and written, in
+ * order, once that one is full too or at the next flush; the bytes are the
+ * same as with one thread. The reader is pushed bytes in any pieces and
+ * pulls records one at a time.
  */
 #ifndef FEAT_TILE_H
 #define FEAT_TILE_H
@@ -39,6 +42,8 @@ int feat_tile_put_value(struct feat_buf *b, const struct feat_value *v);
 int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
 			struct feat_value *v);
 
+struct feat_tile_bg;
+
 struct feat_tile_writer {
 	struct feat_output *out;
 	struct feat_buf raw;		/* the block being filled */
@@ -49,6 +54,10 @@ struct feat_tile_writer {
 	int64_t prev_ts;
 	uint64_t prev_seq;
 	int64_t resolution;		/* 0: events; else state records */
+	struct feat_tile_bg *bg;	/* the thread compressing full blocks,
+					 * once one has filled */
+	int sync;			/* 1: compress every block in the
+					 * calling thread (set after init) */
 };
 
 /*
@@ -105,7 +114,7 @@ int feat_tile_writer_flush(struct feat_tile_writer *w, struct feat_error *err);
 /* Writes the last block and the end block. Returns 0 or -1. */
 int feat_tile_writer_finish(struct feat_tile_writer *w, struct feat_error *err);
 
-/* Frees the writer's memory (not its output). */
+/* Stops the writer's thread and frees its memory (not its output). */
 void feat_tile_writer_release(struct feat_tile_writer *w);
 
 /*

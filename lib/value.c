@@ -95,21 +95,74 @@ int feat_elem_next(const struct feat_value *v, size_t *off,
 	return 1;
 }
 
-int feat_parse_int(const char *s, size_t n, int64_t *out)
+/*
+ * Eight ASCII digits at s, the first the most significant: 1 with their
+ * value in *v, or 0 when one of them is not a digit. The first skip of
+ * them count as '0' (already read as the end of an earlier group). SWAR:
+ * the bytes are checked all at once ('0'..'9' is 0x30..0x39: the high
+ * nibble must be 3, and adding 6 must not carry out of the low one), then
+ * pairs, quads and the two halves are combined by three multiply-adds.
+ */
+static inline int digits8(const char *s, unsigned skip, uint64_t *v)
 {
-	const char *end = s + n;
-	uint64_t v = 0, lim;
-	int neg = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t hi = UINT64_C(0xF0F0F0F0F0F0F0F0);
+	const uint64_t zeros = UINT64_C(0x3030303030303030);
+	uint64_t x;
 
-	if (s < end && (*s == '-' || *s == '+')) {
-		neg = *s == '-';
-		s++;
+	memcpy(&x, s, 8);
+	if (skip) {
+		uint64_t low = (UINT64_C(1) << (8 * skip)) - 1;
+
+		x = (x & ~low) | (zeros & low);
 	}
+	if (((x & hi) | (((x + UINT64_C(0x0606060606060606)) & hi) >> 4)) !=
+	    UINT64_C(0x3333333333333333))
+		return 0;
+	x -= zeros;
+	x = (x * 10 + (x >> 8)) & UINT64_C(0x00FF00FF00FF00FF);
+	x = (x * 100 + (x >> 16)) & UINT64_C(0x0000FFFF0000FFFF);
+	*v = (x * 10000 + (x >> 32)) & UINT64_C(0xFFFFFFFF);
+	return 1;
+#else
+	uint64_t x = 0;
+	unsigned i;
+
+	for (i = skip; i < 8; i++) {
+		unsigned dig = (unsigned char)s[i] - '0';
+
+		if (dig > 9)
+			return 0;
+		x = x * 10 + dig;
+	}
+	*v = x;
+	return 1;
+#endif
+}
+
+static const uint64_t pow10_u32[9] = {
+	1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
+};
+
+/* feat_parse_int() for digit counts other than 9 to 16, from s, the first
+ * digit (neg: there was a '-'). Apart so that the common case stays a
+ * small leaf function. */
+static __attribute__((noinline)) int parse_int_other(const char *s,
+						     const char *end, int neg,
+						     int64_t *out)
+{
+	uint64_t v = 0, lim, d8;
+
 	if (s == end)
 		return -1;
-	/* Up to 18 digits cannot overflow: no check per digit (the common
-	 * case: ids and millisecond times). */
+	/* Up to 18 digits cannot overflow: no check per digit, eight at a
+	 * time while they last. */
 	if (end - s <= 18) {
+		for (; end - s >= 8; s += 8) {
+			if (!digits8(s, 0, &d8))
+				return -1;
+			v = v * 100000000 + d8;
+		}
 		for (; s < end; s++) {
 			unsigned dig = (unsigned char)*s - '0';
 
@@ -138,6 +191,30 @@ int feat_parse_int(const char *s, size_t n, int64_t *out)
 	return 0;
 }
 
+int feat_parse_int(const char *s, size_t n, int64_t *out)
+{
+	const char *end = s + n;
+	uint64_t v, d8;
+	unsigned tail;
+	int neg = 0;
+
+	if (s < end && (*s == '-' || *s == '+')) {
+		neg = *s == '-';
+		s++;
+	}
+	/* From 9 to 16 digits (ids, millisecond times), which cannot
+	 * overflow: the first eight and the last eight (the two groups
+	 * overlapping) at once. */
+	if (end - s <= 8 || end - s > 16)
+		return parse_int_other(s, end, neg, out);
+	tail = (unsigned)(end - s) - 8;
+	if (!digits8(s, 0, &v) || !digits8(end - 8, 8 - tail, &d8))
+		return -1;
+	v = v * pow10_u32[tail] + d8;
+	*out = neg ? -(int64_t)v : (int64_t)v;
+	return 0;
+}
+
 /* Powers of ten that are exact doubles (5^22 < 2^53). */
 static const double exact_pow10[] = {
 	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
@@ -156,41 +233,37 @@ static const double exact_pow10[] = {
 static int parse_double_fast(const char *s, const char *end, double *out)
 {
 	uint64_t w = 0;
-	int ndig = 0, nsig = 0, exp10 = 0, neg = 0;
+	size_t nint, nfrac = 0;
+	int exp10, neg = 0;
+	const char *d;
 	double r;
 
 	if (s < end && (*s == '-' || *s == '+'))
 		neg = *s++ == '-';
-	for (; s < end && (unsigned)(*s - '0') <= 9; s++, ndig++) {
-		if (w || *s != '0')
-			nsig++;
+	for (d = s; s < end && (unsigned)(*s - '0') <= 9; s++)
 		w = w * 10 + (unsigned)(*s - '0');
-		if (nsig > 19)
-			return -1;
-	}
+	nint = (size_t)(s - d);
 	if (s < end && *s == '.') {
-		for (s++; s < end && (unsigned)(*s - '0') <= 9; s++, ndig++) {
-			if (w || *s != '0')
-				nsig++;
+		for (d = ++s; s < end && (unsigned)(*s - '0') <= 9; s++)
 			w = w * 10 + (unsigned)(*s - '0');
-			if (nsig > 19)
-				return -1;
-			exp10--;
-		}
+		nfrac = (size_t)(s - d);
 	}
-	if (!ndig)
+	/* Up to 19 digits cannot overflow w; longer numbers, even when
+	 * only leading zeros make them long, are the general parser's. */
+	if (!(nint + nfrac) || nint + nfrac > 19)
 		return -1;
+	exp10 = -(int)nfrac;
 	if (s < end && (*s == 'e' || *s == 'E')) {
-		int eneg = 0, e = 0, edig = 0;
+		int eneg = 0, e = 0;
 
 		s++;
 		if (s < end && (*s == '-' || *s == '+'))
 			eneg = *s++ == '-';
-		for (; s < end && (unsigned)(*s - '0') <= 9; s++, edig++) {
+		for (d = s; s < end && (unsigned)(*s - '0') <= 9; s++) {
 			if (e < 10000)
 				e = e * 10 + (*s - '0');
 		}
-		if (!edig)
+		if (s == d)
 			return -1;
 		exp10 += eneg ? -e : e;
 	}

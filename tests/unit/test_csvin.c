@@ -674,6 +674,134 @@ START_TEST(test_lines_long_crlf_blank)
 }
 END_TEST
 
+/*
+ * Random inputs, mostly well-formed rows with now and then a quoted field
+ * (with a delimiter, a '\r', a line break or a doubled quote in it, or text
+ * after it), a quote or '\r' in a plain field, a NUL, a blank line, a wrong
+ * field count or a bad number. The reader splits plain lines and simply
+ * quoted ones itself when a whole line is at hand and leaves the rest to
+ * libcsv, so parse_every_way() compares the two: fed whole, most rows take
+ * the fast path; fed a byte at a time, none can.
+ */
+static void random_input(struct feat_buf *in, char delim, char quote)
+{
+	static const char *const plain[] = {
+		"", "1", "-2", "1.5", "x", "NA", "1e3", "abc", " 7 ", "nan",
+		"9223372036854775807", "99999999999999999999", "0.1", "true",
+		"1700000000123", "-17000000001234", "12345678", "123456789",
+	};
+	int rows = 1 + (int)(rnd() % 6), i, k;
+
+	feat_buf_addf(in, "s%cn%cd%ct", delim, delim, delim);
+	feat_buf_adds(in, rnd() % 4 ? "\n" : "\r\n");
+	for (i = 0; i < rows; i++) {
+		int nf = rnd() % 8 ? 4 : 1 + (int)(rnd() % 6);
+
+		if (rnd() % 8 == 0)
+			feat_buf_adds(in, rnd() & 1 ? "\n" : "\r\n");
+		for (k = 0; k < nf; k++) {
+			if (k)
+				feat_buf_addc(in, delim);
+			switch (rnd() % 20) {
+			case 0:
+				feat_buf_addf(in, "%cq%c%cx%c", quote, delim, quote, quote);
+				break;
+			case 1:
+				feat_buf_addf(in, "%c%s%c", quote, rnd() & 1 ? "a\nb" : "a\r\nb", quote);
+				break;
+			case 2:
+				feat_buf_addf(in, "a%cb", quote);
+				break;
+			case 3:
+				feat_buf_add(in, "n\0l", 3);
+				break;
+			case 4:
+				feat_buf_adds(in, "a\rb");
+				break;
+			case 5:
+			case 6:
+				feat_buf_addf(in, "%c%s%c", quote,
+					      plain[rnd() % (sizeof(plain) / sizeof(plain[0]))], quote);
+				break;
+			case 7:
+				feat_buf_addf(in, "%cx%cy%c%s", quote, delim, quote,
+					      rnd() % 4 ? "" : " ");
+				break;
+			case 8:
+				feat_buf_addf(in, "%c%c%s", quote, quote, rnd() % 4 ? "" : "z");
+				break;
+			case 9:
+				feat_buf_addf(in, "%ca\rb%c", quote, quote);
+				break;
+			default:
+				feat_buf_adds(in, plain[rnd() % (sizeof(plain) / sizeof(plain[0]))]);
+				break;
+			}
+		}
+		switch (rnd() % 6) {
+		case 0:
+			feat_buf_adds(in, "\r\n");
+			break;
+		case 1:
+			if (i == rows - 1)
+				break;
+			/* fall through */
+		default:
+			feat_buf_adds(in, "\n");
+			break;
+		}
+	}
+	/* Some inputs with a few random bytes flipped to special ones. */
+	if (rnd() % 4 == 0 && in->len) {
+		static const char special[] = { '\n', '\r', '\0', 'x' };
+
+		for (k = 0; k < 2; k++) {
+			size_t at = rnd() % in->len;
+			int c = (int)(rnd() % 6);
+
+			in->ptr[at] = c == 4 ? delim : c == 5 ? quote : special[c];
+		}
+	}
+}
+
+START_TEST(test_fast_path_random)
+{
+	static const char delims[][2] = { { ',', '"' }, { ';', '\'' }, { '\t', '"' },
+					  { ',', '\0' }, { '\0', '"' } };
+	struct feat_buf in = FEAT_BUF_INIT;
+	struct src x;
+	size_t d;
+	int i;
+
+	for (d = 0; d < sizeof(delims) / sizeof(delims[0]); d++) {
+		make_src(&x, "s:string n:int d:double t:timestamp_ms", 1,
+			 delims[d][0], delims[d][1], d == 1 ? "NA" : "");
+		for (i = 0; i < 300; i++) {
+			feat_buf_reset(&in);
+			random_input(&in, delims[d][0], delims[d][1]);
+			free(parse_every_way(&x.s, in.ptr, in.len));
+		}
+		/* Other types: the fast path leaves them to convert(). */
+		make_src(&x, "s:bool n:timestamp_s d:int t:timestamp_us", 1,
+			 delims[d][0], delims[d][1], "");
+		for (i = 0; i < 100; i++) {
+			feat_buf_reset(&in);
+			random_input(&in, delims[d][0], delims[d][1]);
+			free(parse_every_way(&x.s, in.ptr, in.len));
+		}
+		/* Headerless: the fast path starts at the first byte. */
+		make_src(&x, "s:string n:int d:double t:timestamp_ms", 0,
+			 delims[d][0], delims[d][1], "");
+		for (i = 0; i < 100; i++) {
+			feat_buf_reset(&in);
+			random_input(&in, delims[d][0], delims[d][1]);
+			free(parse_every_way(&x.s, in.ptr, in.len));
+		}
+	}
+	feat_buf_release(&in);
+}
+END_TEST
+
 static Suite *csvin_suite(void)
 {
 	Suite *s = suite_create("csvin");
@@ -695,6 +823,7 @@ static Suite *csvin_suite(void)
 	tcase_add_test(tc, test_custom_delimiter);
 	tcase_add_test(tc, test_splits_long);
 	tcase_add_test(tc, test_lines_long_crlf_blank);
+	tcase_add_test(tc, test_fast_path_random);
 	suite_add_tcase(s, tc);
 	return s;
 }

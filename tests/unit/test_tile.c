@@ -331,7 +331,10 @@ static void sink_close(struct sink *s, struct feat_buf *b)
 	unlink(s->path);
 }
 
-enum flush_mode { FLUSH_NEVER, FLUSH_EACH, FLUSH_RANDOM };
+enum flush_mode { FLUSH_NEVER, FLUSH_EACH, FLUSH_RANDOM, FLUSH_RARE };
+
+/* 1: the writers of write_stream() compress in the calling thread. */
+static int write_sync;
 
 static void write_stream(const struct feat_plan *p, size_t gb,
 			 const struct recs *rs, enum flush_mode mode,
@@ -345,12 +348,14 @@ static void write_stream(const struct feat_plan *p, size_t gb,
 	sink_open(&s);
 	feat_error_clear(&err);
 	ck_assert_int_eq(feat_tile_writer_init(&w, &s.out, p, gb, &err), 0);
+	w.sync = write_sync;
 	for (i = 0; i < rs->n; i++) {
 		const struct rec *r = &rs->r[i];
 
 		require(feat_tile_write_event(&w, r->key, r->klen, r->ts, (uint64_t)i, r->v,
 					      r->n, &err) == 0);
-		if (mode == FLUSH_EACH || (mode == FLUSH_RANDOM && rnd() % 5 == 0))
+		if (mode == FLUSH_EACH || (mode == FLUSH_RANDOM && rnd() % 5 == 0) ||
+		    (mode == FLUSH_RARE && rnd() % 1000 == 0))
 			require(feat_tile_writer_flush(&w, &err) == 0);
 	}
 	ck_assert_int_eq(feat_tile_writer_finish(&w, &err), 0);
@@ -692,6 +697,44 @@ START_TEST(test_roundtrip_large)
 	read_every_way(p, &b2, &rs, 0);
 	feat_buf_release(&b);
 	feat_buf_release(&b2);
+	recs_free(&rs);
+	feat_plan_free(p);
+}
+END_TEST
+
+/*
+ * Full blocks go to the writer's thread, blocks cut by a flush do not: the
+ * stream must be byte for byte the one a writer without a thread writes,
+ * whatever the flushes.
+ */
+START_TEST(test_thread_same_bytes)
+{
+	struct feat_plan *p = compile(def);
+	struct recs rs = { 0 };
+	struct feat_buf a = FEAT_BUF_INIT, b = FEAT_BUF_INIT;
+	enum flush_mode mode;
+
+	make_recs(&rs, 12000, 5, 1);
+	for (mode = FLUSH_NEVER; mode <= FLUSH_RARE; mode++) {
+		uint64_t seed = rng_state;
+
+		if (mode == FLUSH_EACH)
+			continue;
+		feat_buf_reset(&a);
+		feat_buf_reset(&b);
+		write_sync = 0;
+		write_stream(p, 0, &rs, mode, &a);
+		rng_state = seed;	/* the same random flushes */
+		write_sync = 1;
+		write_stream(p, 0, &rs, mode, &b);
+		write_sync = 0;
+		ck_assert_uint_ge(count_blocks(&a), mode == FLUSH_RANDOM ? 100 : 8);
+		ck_assert_uint_eq(a.len, b.len);
+		ck_assert(!memcmp(a.ptr, b.ptr, a.len));
+		read_every_way(p, &a, &rs, 0);
+	}
+	feat_buf_release(&a);
+	feat_buf_release(&b);
 	recs_free(&rs);
 	feat_plan_free(p);
 }
@@ -1412,6 +1455,7 @@ static Suite *tile_suite(void)
 	tcase_add_test(tc, test_roundtrip_flush_and_feed);
 	tcase_add_test(tc, test_roundtrip_no_inputs);
 	tcase_add_test(tc, test_roundtrip_large);
+	tcase_add_test(tc, test_thread_same_bytes);
 	tcase_add_test(tc, test_huge_record);
 	tcase_add_test(tc, test_truncated_everywhere);
 	tcase_add_test(tc, test_corrupted_everywhere);

@@ -8,6 +8,7 @@
  * generator so that a failure can be replayed.
  */
 #include <check.h>
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -178,6 +179,44 @@ START_TEST(test_parse_int_random)
 
 		require(feat_parse_int(buf, (size_t)n, &v) == 0);
 		require(v == x);
+	}
+}
+END_TEST
+
+/*
+ * Random texts over digits, signs and a stray letter, up to 24 bytes (so
+ * both the eight-digits-at-a-time path and the checked one), must be
+ * accepted exactly when strtoll reads all of them in range, with its value.
+ */
+START_TEST(test_parse_int_vs_strtoll)
+{
+	static const char alphabet[] = "0123456789-+x :/\xb9\xf0\x7f";
+	int i;
+
+	for (i = 0; i < 300000; i++) {
+		char buf[32], *end;
+		size_t n = 1 + rnd() % 24, j;
+		long long want;
+		int64_t got = 0;
+		int r, ok;
+
+		for (j = 0; j < n; j++)
+			buf[j] = rnd() % 8 ? (char)('0' + rnd() % 10)
+					   : alphabet[rnd() % (sizeof(alphabet) - 1)];
+		if (rnd() % 4 == 0)
+			buf[0] = rnd() & 1 ? '-' : '+';
+		buf[n] = '\0';
+		errno = 0;
+		want = strtoll(buf, &end, 10);
+		ok = end == buf + n && errno == 0 && buf[0] != ' ';
+		r = feat_parse_int(buf, n, &got);
+		if (ok) {
+			if (r != 0 || got != want)
+				ck_abort_msg("'%s': got %d %lld, want %lld", buf, r,
+					     (long long)got, want);
+		} else if (r != -1) {
+			ck_abort_msg("'%s' accepted", buf);
+		}
 	}
 }
 END_TEST
@@ -540,6 +579,7 @@ static Suite *value_suite(void)
 	tcase_add_test(tc, test_parse_int);
 	tcase_add_test(tc, test_parse_int_not_terminated);
 	tcase_add_test(tc, test_parse_int_random);
+	tcase_add_test(tc, test_parse_int_vs_strtoll);
 	tcase_add_test(tc, test_parse_double);
 	tcase_add_test(tc, test_parse_double_special);
 	tcase_add_test(tc, test_parse_double_long);
