@@ -31,6 +31,7 @@ struct feat_buf;
 struct feat_error;
 struct feat_group_by;
 struct feat_state_key;
+struct feat_state_stat;
 
 /* How a feature is kept (see state.c). */
 enum feat_fkind {
@@ -65,6 +66,16 @@ struct feat_state {
 	uint64_t *words;		/* the inputs of the event being added */
 	struct feat_aggctx ctx;
 	size_t entry_words;		/* ring entry: ts, null mask, inputs */
+	uint32_t *rcol;			/* per input: its word in an entry, or 0 */
+	struct feat_state_stat *stat;	/* running aggregates of bounded windows */
+	size_t nstat;
+	size_t *wfirst;			/* per bounded window: its first stat */
+	long *ws_at;			/* [nwin * ninputs]: the stat, or -1 */
+	long *us_at;			/* per input: its unbounded stat, or -1 */
+	size_t nus;
+	size_t nq;			/* monotonic queues per key */
+	size_t key_size;		/* a key's fixed block and its parts */
+	size_t off_tail, off_ws, off_us, off_run, off_hr;
 };
 
 /* Prepares an empty state for g. Returns 0, or -1 with err set. */
