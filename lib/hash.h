@@ -23,7 +23,17 @@ uint64_t feat_hash_bytes(const void *p, size_t n);
  * the pointer stays valid until the map is released.
  */
 struct feat_keymap {
-	uint32_t *slots;	/* id + 1, 0 = empty */
+	/*
+	 * A probe reads one slot: a key of up to 8 bytes is there whole
+	 * (word, and its length in meta), so finding it needs no other
+	 * memory; a longer key's slot holds its first 8 bytes and part of
+	 * its hash, and only a likely match is compared in full.
+	 */
+	struct feat_keymap_slot {
+		uint64_t word;	/* the key's first 8 bytes, zero-padded */
+		uint32_t id;	/* id + 1, 0 = empty */
+		uint32_t meta;	/* hash bits 40-63 << 8 | min(len, 255) */
+	} *slots;
 	size_t nslots;		/* a power of two */
 	size_t count;
 	struct feat_keymap_ent {
