@@ -71,6 +71,23 @@ struct feat_state_stat {
 };
 
 /*
+ * Events wait in a short queue before they are applied (see state.h), so
+ * that the memory of a key's state is fetched while earlier events are
+ * applied: each event's per-key state is a few cache misses away, and a
+ * queue of PEND events lets them overlap instead of following one
+ * another. Keys and strings are interned at once, in event order, so ids
+ * do not depend on the queue.
+ */
+#define PEND 16
+
+struct pend {
+	long id;
+	struct feat_state_key *k;	/* once known: PEND / 4 events later */
+	int64_t ts;
+	uint64_t mask;
+};
+
+/*
  * The buckets of one hop H for one key: bucket i holds the states of the
  * hop's features over the events in [i*H, (i+1)*H). A ring of at most
  * (longest window / H + 2) buckets, allocated as the key needs them; a
@@ -259,9 +276,15 @@ static double dsum_round(feat_i128 x, struct feat_accum *acc)
 }
 
 /* Words compare and read back as the aggregation states' do (aggop.c). */
-static int cmp_word(const struct feat_state *st, enum feat_type t, uint64_t a,
-		    uint64_t b)
+static inline int cmp_word(const struct feat_state *st, enum feat_type t,
+			   uint64_t a, uint64_t b)
 {
+	/* the common case without a call; aggop.c's rule for doubles */
+	if (t == FEAT_DOUBLE) {
+		double x = as_d(a), y = as_d(b);
+
+		return x < y ? -1 : x > y;
+	}
 	return feat_word_cmp(&st->ctx, t, a, b);
 }
 
@@ -443,6 +466,19 @@ int feat_state_init(struct feat_state *st, const struct feat_group_by *g,
 	}
 	if (plan_layout(st) < 0)
 		return feat_error_nomem(err);
+	st->pend = calloc(PEND, sizeof(struct pend));
+	st->pend_words = calloc(PEND * (g->ninputs + 1), sizeof(*st->pend_words));
+	st->pend_types = calloc(PEND * (g->ninputs + 1), 1);
+	if (!st->pend || !st->pend_words || !st->pend_types)
+		return feat_error_nomem(err);
+	/*
+	 * Exploded lists intern their elements when applied, so with them
+	 * events are applied at once: the ids of strings stay in event order.
+	 */
+	st->pend_depth = PEND;
+	for (f = 0; f < g->nfeatures; f++)
+		if (g->aggs[g->features[f].agg].explode)
+			st->pend_depth = 0;
 	return 0;
 }
 
@@ -516,6 +552,9 @@ void feat_state_release(struct feat_state *st)
 	free(st->wfirst);
 	free(st->ws_at);
 	free(st->us_at);
+	free(st->pend);
+	free(st->pend_words);
+	free(st->pend_types);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -800,14 +839,164 @@ static int add_generic(struct feat_state *st, struct feat_state_key *k,
 	return 0;
 }
 
+static inline uint64_t *pend_words(const struct feat_state *st, size_t slot)
+{
+	return st->pend_words + slot * (st->g->ninputs + 1);
+}
+
+static inline unsigned char *pend_types(const struct feat_state *st,
+					size_t slot)
+{
+	return st->pend_types + slot * (st->g->ninputs + 1);
+}
+
+/* Asks for the lines that applying an event to k will read. */
+static void prefetch_key(const struct feat_state *st,
+			 const struct feat_state_key *k)
+{
+	size_t w, i;
+
+	if (!k->cap)
+		return;
+	for (w = 0; w < st->nwin; w++)
+		__builtin_prefetch(entry(st, k, k->tail[w]));
+	__builtin_prefetch(entry(st, k, k->head), 1);
+	for (i = 0; i < st->nstat; i++) {
+		const struct feat_state_stat *d = &st->stat[i];
+		const struct wstat *ws = &k->ws[i];
+
+		if (ws->mn.len)
+			__builtin_prefetch(&queue(st, k, d->mnq)[(ws->mn.head + ws->mn.len - 1) & (k->cap - 1)], 1);
+		if (ws->mx.len)
+			__builtin_prefetch(&queue(st, k, d->mxq)[(ws->mx.head + ws->mx.len - 1) & (k->cap - 1)], 1);
+	}
+}
+
+/* Applies the event of queue slot q to its key. 0 or -1 (out of memory). */
+static int apply(struct feat_state *st, size_t q)
+{
+	const struct feat_group_by *g = st->g;
+	const struct pend *pe = &((const struct pend *)st->pend)[q];
+	struct feat_state_key *k = pe->k ? pe->k : st->per_key[pe->id];
+	const uint64_t *words = pend_words(st, q);
+	const unsigned char *types = pend_types(st, q);
+	int64_t ts = pe->ts;
+	uint64_t *e, mask = pe->mask, seq;
+	size_t w, i;
+
+	/* Events older than every window of any later T can go. */
+	if (st->nwin) {
+		uint64_t lo = k->head;
+
+		for (w = 0; w < st->nwin; w++) {
+			if (advance(st, k, w, sub_sat(ts, st->wins[w])) < 0)
+				return -1;
+			if (k->tail[w] < lo)
+				lo = k->tail[w];
+		}
+		k->base = lo;
+		if (k->head - k->base == k->cap && ring_grow(st, k) < 0)
+			return -1;
+	}
+	seq = k->head;
+	if (st->nwin) {
+		e = entry(st, k, seq);
+		e[0] = (uint64_t)ts;
+		e[1] = mask;
+		for (i = 0; i < g->ninputs; i++)
+			if (st->rcol[i])
+				e[st->rcol[i]] = words[i];
+	}
+	for (i = 0; i < st->nstat; i++) {
+		const struct feat_state_stat *d = &st->stat[i];
+		struct wstat *ws = &k->ws[i];
+		uint64_t word = words[d->in];
+		enum feat_type t = (enum feat_type)types[d->in];
+
+		if (mask >> d->in & 1)
+			continue;
+		ws->n++;
+		if (d->dbl) {
+			if (dsum_add(&ws->isum, &ws->acc, as_d(word), 1) < 0)
+				return -1;
+		} else if (d->need & SUMS) {
+			ws->isum += (int64_t)word;
+		}
+		ws->last = seq + 1;
+		/* Earliest of equal extremes stays in front. */
+		if (d->need & NEED(FEAT_OP_MIN)) {
+			while (ws->mn.len &&
+			       cmp_word(st, t, entry(st, k, mono_back(st, k, d->mnq, &ws->mn))[d->col], word) > 0)
+				ws->mn.len--;
+			mono_push(st, k, d->mnq, &ws->mn, seq);
+		}
+		if (d->need & NEED(FEAT_OP_MAX)) {
+			while (ws->mx.len &&
+			       cmp_word(st, t, entry(st, k, mono_back(st, k, d->mxq, &ws->mx))[d->col], word) < 0)
+				ws->mx.len--;
+			mono_push(st, k, d->mxq, &ws->mx, seq);
+		}
+	}
+	for (i = 0; i < g->ninputs; i++) {
+		struct ustat *us;
+		uint64_t word = words[i];
+		enum feat_type t = (enum feat_type)types[i];
+
+		if (st->us_at[i] < 0 || (mask >> i & 1))
+			continue;
+		us = &k->us[st->us_at[i]];
+		us->n++;
+		if (is_double_sum(st, i, st->need_u[i])) {
+			if (dsum_add(&us->isum, &us->acc, as_d(word), 1) < 0)
+				return -1;
+		} else {
+			us->isum += (int64_t)word;
+		}
+		if ((st->need_u[i] & NEED(FEAT_OP_MIN)) &&
+		    (!us->has || cmp_word(st, t, word, us->min) < 0))
+			us->min = word;
+		if ((st->need_u[i] & NEED(FEAT_OP_MAX)) &&
+		    (!us->has || cmp_word(st, t, word, us->max) > 0))
+			us->max = word;
+		us->last = word;
+		us->has = 1;
+	}
+	if (st->nrun || st->nhop) {
+		memcpy(st->words, words, g->ninputs * sizeof(*words));
+		if (add_generic(st, k, ts, mask) < 0)
+			return -1;
+	}
+	k->head++;
+	k->total++;
+	if (!st->nwin)
+		k->base = k->head;
+	return 0;
+}
+
+/* Applies every queued event, oldest first. 0 or -1 (out of memory). */
+static int apply_pending(struct feat_state *st)
+{
+	while (st->npend) {
+		size_t q = st->pend_head;
+
+		st->pend_head = (st->pend_head + 1) % PEND;
+		st->npend--;
+		if (apply(st, q) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 		   int64_t ts, const struct feat_value *inputs,
 		   struct feat_error *err)
 {
 	const struct feat_group_by *g = st->g;
 	struct feat_state_key *k;
-	uint64_t *e, mask = 0, seq;
-	size_t w, i;
+	struct pend *pe;
+	uint64_t *words, mask = 0;
+	unsigned char *types;
+	size_t i, q;
 	int added;
 	long id = feat_keymap_intern(&st->keys, key, klen, &added);
 
@@ -828,26 +1017,22 @@ int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 		if (!st->per_key[id])
 			return feat_error_nomem(err);
 	}
-	k = st->per_key[id];
-	/* Events older than every window of any later T can go. */
-	if (st->nwin) {
-		uint64_t lo = k->head;
-
-		for (w = 0; w < st->nwin; w++) {
-			if (advance(st, k, w, sub_sat(ts, st->wins[w])) < 0)
-				return feat_error_nomem(err);
-			if (k->tail[w] < lo)
-				lo = k->tail[w];
-		}
-		k->base = lo;
-		if (k->head - k->base == k->cap && ring_grow(st, k) < 0)
+	/* A full queue makes room first. */
+	if (st->pend_depth && st->npend == st->pend_depth) {
+		q = st->pend_head;
+		st->pend_head = (st->pend_head + 1) % PEND;
+		st->npend--;
+		if (apply(st, q) < 0)
 			return feat_error_nomem(err);
 	}
-	seq = k->head;
+	q = (st->pend_head + st->npend) % PEND;
+	words = pend_words(st, q);
+	types = pend_types(st, q);
 	for (i = 0; i < g->ninputs; i++) {
 		const struct feat_value *v = &inputs[i];
 		uint64_t word;
 
+		types[i] = (unsigned char)v->type;
 		switch (v->type) {
 		case FEAT_NULL:
 			mask |= 1ull << i;
@@ -872,74 +1057,38 @@ int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 			word = (uint64_t)v->u.i;
 			break;
 		}
-		st->words[i] = word;
+		words[i] = word;
 	}
-	if (st->nwin) {
-		e = entry(st, k, seq);
-		e[0] = (uint64_t)ts;
-		e[1] = mask;
-		for (i = 0; i < g->ninputs; i++)
-			if (st->rcol[i])
-				e[st->rcol[i]] = st->words[i];
-	}
-	for (i = 0; i < st->nstat; i++) {
-		const struct feat_state_stat *d = &st->stat[i];
-		struct wstat *ws = &k->ws[i];
-		uint64_t word = st->words[d->in];
-		enum feat_type t = inputs[d->in].type;
+	pe = &((struct pend *)st->pend)[q];
+	pe->id = id;
+	pe->k = NULL;
+	pe->ts = ts;
+	pe->mask = mask;
+	st->npend++;
+	/*
+	 * Three stages, each asking for what the next one reads: now the
+	 * key's entry in per_key; a quarter of the queue later its block;
+	 * half of the queue later its ring lines; then it is applied.
+	 */
+	__builtin_prefetch(&st->per_key[id]);
+	if (st->npend > PEND / 4) {
+		struct pend *p = &((struct pend *)st->pend)[(q + PEND - PEND / 4) % PEND];
 
-		if (mask >> d->in & 1)
-			continue;
-		ws->n++;
-		if (d->dbl) {
-			if (dsum_add(&ws->isum, &ws->acc, as_d(word), 1) < 0)
-				return feat_error_nomem(err);
-		} else if (d->need & SUMS) {
-			ws->isum += (int64_t)word;
-		}
-		ws->last = seq + 1;
-		/* Earliest of equal extremes stays in front. */
-		if (d->need & NEED(FEAT_OP_MIN)) {
-			while (ws->mn.len &&
-			       cmp_word(st, t, entry(st, k, mono_back(st, k, d->mnq, &ws->mn))[d->col], word) > 0)
-				ws->mn.len--;
-			mono_push(st, k, d->mnq, &ws->mn, seq);
-		}
-		if (d->need & NEED(FEAT_OP_MAX)) {
-			while (ws->mx.len &&
-			       cmp_word(st, t, entry(st, k, mono_back(st, k, d->mxq, &ws->mx))[d->col], word) < 0)
-				ws->mx.len--;
-			mono_push(st, k, d->mxq, &ws->mx, seq);
-		}
+		k = st->per_key[p->id];
+		p->k = k;
+		__builtin_prefetch(k, 1);
+		__builtin_prefetch((const char *)k + 64, 1);
+		__builtin_prefetch((const char *)k + 128, 1);
 	}
-	for (i = 0; i < g->ninputs; i++) {
-		struct ustat *us;
-		uint64_t word = st->words[i];
-		enum feat_type t = inputs[i].type;
+	if (st->npend > PEND / 2) {
+		struct pend *p = &((struct pend *)st->pend)[(q + PEND - PEND / 2) % PEND];
 
-		if (st->us_at[i] < 0 || (mask >> i & 1))
-			continue;
-		us = &k->us[st->us_at[i]];
-		us->n++;
-		if (is_double_sum(st, i, st->need_u[i])) {
-			if (dsum_add(&us->isum, &us->acc, as_d(word), 1) < 0)
-				return feat_error_nomem(err);
-		} else {
-			us->isum += (int64_t)word;
-		}
-		if (!us->has || cmp_word(st, t, word, us->min) < 0)
-			us->min = word;
-		if (!us->has || cmp_word(st, t, word, us->max) > 0)
-			us->max = word;
-		us->last = word;
-		us->has = 1;
+		if (p->k)
+			prefetch_key(st, p->k);
 	}
-	if (add_generic(st, k, ts, mask) < 0)
+	/* Without a queue (see feat_state_init) the event goes in now. */
+	if (!st->pend_depth && apply_pending(st) < 0)
 		return feat_error_nomem(err);
-	k->head++;
-	k->total++;
-	if (!st->nwin)
-		k->base = k->head;
 	return 0;
 }
 
@@ -1027,6 +1176,8 @@ int feat_state_eval(struct feat_state *st, long id, int64_t T,
 	struct feat_state_key *k = id >= 0 ? st->per_key[id] : NULL;
 	size_t f, w;
 
+	if (apply_pending(st) < 0)
+		return feat_error_nomem(err);
 	if (k)
 		for (w = 0; w < st->nwin; w++)
 			if (advance(st, k, w, sub_sat(T, st->wins[w])) < 0)

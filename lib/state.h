@@ -11,6 +11,11 @@
  * the number of keys times the contents of the longest window, not the
  * length of the input.
  *
+ * Events are applied a few calls after feat_state_add() (to overlap the
+ * cache misses of different keys' states); keys are interned at once, so
+ * feat_state_find() and the key count are current, and every function
+ * that reads a key's state applies the waiting events first.
+ *
  * Evaluation moves window tails forward, so the times given to
  * feat_state_eval() for one key must not decrease, and each T must be later
  * than every event applied so far (events at or after T wait until after
@@ -76,6 +81,11 @@ struct feat_state {
 	size_t nq;			/* monotonic queues per key */
 	size_t key_size;		/* a key's fixed block and its parts */
 	size_t off_tail, off_ws, off_us, off_run, off_hr;
+	/* events not yet applied (state.c: apply_pending) */
+	void *pend;
+	uint64_t *pend_words;
+	unsigned char *pend_types;
+	size_t pend_head, npend, pend_depth;
 };
 
 /* Prepares an empty state for g. Returns 0, or -1 with err set. */
