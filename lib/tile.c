@@ -317,7 +317,8 @@ int feat_tile_reader_init(struct feat_tile_reader *r, const char *name,
 	for (i = 0; i < plan->ngroup_bys; i++)
 		if (plan->group_bys[i].ninputs > most)
 			most = plan->group_bys[i].ninputs;
-	r->vals = calloc(most + 1, sizeof(*r->vals));
+	r->nvals = most + 1;
+	r->vals = calloc(FEAT_TILE_AHEAD * r->nvals, sizeof(*r->vals));
 	if (!r->name || !r->dctx || !r->vals)
 		return feat_error_nomem(err);
 	return 0;
@@ -472,48 +473,87 @@ static int read_block(struct feat_tile_reader *r, struct feat_error *err)
 	return 1;
 }
 
-int feat_tile_reader_next(struct feat_tile_reader *r,
-			  struct feat_tile_rec *rec, struct feat_error *err)
+/* Decodes the next record of the block into rec, with values in vals.
+ * Returns 0, or -1 when it is corrupted. */
+static int decode_record(struct feat_tile_reader *r, struct feat_tile_rec *rec,
+			 struct feat_value *vals)
 {
 	const unsigned char *p, *end;
 	uint64_t klen, n;
 	int64_t d;
 	size_t i;
-	int got;
 
-	while (!r->block_left) {
-		if (r->state == 2)
-			return 0;
-		got = r->state == 0 ? read_header(r, err) : read_block(r, err);
-		if (got <= 0)
-			return got;
-	}
 	p = (const unsigned char *)r->block.ptr + r->block_off;
 	end = (const unsigned char *)r->block.ptr + r->block.len;
 	if (p >= end || *p++ != 1 || feat_get_varint(&p, end, &klen) < 0 ||
 	    klen > (uint64_t)(end - p))
-		goto corrupt;
+		return -1;
 	rec->key = p;
 	rec->klen = (size_t)klen;
 	p += klen;
 	if (feat_get_svarint(&p, end, &d) < 0)
-		goto corrupt;
+		return -1;
 	r->prev_ts = (int64_t)((uint64_t)r->prev_ts + (uint64_t)d);
 	rec->ts = r->prev_ts;
 	if (feat_get_svarint(&p, end, &d) < 0 || feat_get_varint(&p, end, &n) < 0 ||
 	    n != r->plan->group_bys[r->group_by].ninputs)
-		goto corrupt;
+		return -1;
 	r->prev_seq += (uint64_t)d;
 	rec->seq = r->prev_seq;
 	for (i = 0; i < n; i++)
-		if (feat_tile_get_value(&p, end, &r->vals[i]) < 0)
-			goto corrupt;
-	rec->inputs = r->vals;
+		if (feat_tile_get_value(&p, end, &vals[i]) < 0)
+			return -1;
+	rec->inputs = vals;
 	rec->ninputs = (size_t)n;
 	r->block_off = (size_t)(p - (const unsigned char *)r->block.ptr);
 	r->block_left--;
 	if (!r->block_left && r->block_off != r->block.len)
+		return -1;
+	return 0;
+}
+
+/*
+ * Records are decoded up to FEAT_TILE_AHEAD ahead of the one pulled, within
+ * the current block (whose bytes stay put until its last record is pulled),
+ * so that a caller can fetch the memory later records will need. A
+ * corrupted record stops the decoding ahead and is reported when it would
+ * have been pulled, so errors come at the same point as without.
+ */
+int feat_tile_reader_next(struct feat_tile_reader *r,
+			  struct feat_tile_rec *rec, struct feat_error *err)
+{
+	const struct feat_tile_rec *far;
+	int got;
+
+	while (!r->ahead_n) {
+		if (r->ahead_bad)
+			goto corrupt;
+		if (!r->block_left) {
+			if (r->state == 2)
+				return 0;
+			got = r->state == 0 ? read_header(r, err) : read_block(r, err);
+			if (got <= 0)
+				return got;
+			continue;
+		}
+		break;
+	}
+	while (r->ahead_n < FEAT_TILE_AHEAD && r->block_left && !r->ahead_bad) {
+		size_t slot = (r->ahead_head + r->ahead_n) % FEAT_TILE_AHEAD;
+
+		if (decode_record(r, &r->ahead[slot], r->vals + slot * r->nvals) < 0)
+			r->ahead_bad = 1;
+		else
+			r->ahead_n++;
+	}
+	if (!r->ahead_n)
 		goto corrupt;
+	*rec = r->ahead[r->ahead_head];
+	far = &r->ahead[(r->ahead_head + r->ahead_n - 1) % FEAT_TILE_AHEAD];
+	rec->ahead_key = r->ahead_n > 1 ? far->key : NULL;
+	rec->ahead_klen = r->ahead_n > 1 ? far->klen : 0;
+	r->ahead_head = (r->ahead_head + 1) % FEAT_TILE_AHEAD;
+	r->ahead_n--;
 	return 1;
 corrupt:
 	return bad(r, err, "tile stream record is corrupted");
