@@ -46,6 +46,26 @@ static inline uint64_t mix(uint64_t x)
 	return x;
 }
 
+/*
+ * The n < 8 bytes at s as a little-endian word, zero-padded. Whole-word
+ * loads rather than memcpy() into a word: a byte-wise copy followed by a
+ * word load stalls on store forwarding, and keys are this short.
+ */
+static inline uint64_t load_short(const unsigned char *s, size_t n)
+{
+	uint32_t lo, hi;
+
+	if (n >= 4) {
+		memcpy(&lo, s, 4);
+		memcpy(&hi, s + n - 4, 4);
+		return (uint64_t)lo | (uint64_t)hi << (8 * (n - 4));
+	}
+	if (!n)
+		return 0;
+	return (uint64_t)s[0] | (uint64_t)s[n / 2] << (8 * (n / 2)) |
+	       (uint64_t)s[n - 1] << (8 * (n - 1));
+}
+
 uint64_t feat_hash_bytes(const void *p, size_t n)
 {
 	const unsigned char *s = p;
@@ -58,8 +78,7 @@ uint64_t feat_hash_bytes(const void *p, size_t n)
 		s += 8;
 		n -= 8;
 	}
-	w = 0;
-	memcpy(&w, s, n);
+	w = load_short(s, n);
 	h ^= mix(w + n);
 	return mix(h);
 }
@@ -83,9 +102,11 @@ void feat_keymap_release(struct feat_keymap *m)
 
 static inline uint64_t first_word(const void *key, size_t len)
 {
-	uint64_t w = 0;
+	uint64_t w;
 
-	memcpy(&w, key, len < 8 ? len : 8);
+	if (len < 8)
+		return load_short(key, len);
+	memcpy(&w, key, 8);
 	return w;
 }
 
@@ -167,6 +188,13 @@ static inline size_t probe(const struct feat_keymap *m, const void *key,
 		if (e->hash == h && e->len == len && !memcmp(e->key, key, len))
 			return j;
 	}
+}
+
+void feat_keymap_prefetch(const struct feat_keymap *m, const void *key,
+			  size_t len)
+{
+	if (m->nslots)
+		__builtin_prefetch(&m->slots[feat_hash_bytes(key, len) & (m->nslots - 1)]);
 }
 
 long feat_keymap_find(const struct feat_keymap *m, const void *key,

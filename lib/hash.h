@@ -59,6 +59,11 @@ void feat_keymap_release(struct feat_keymap *m);
 long feat_keymap_intern(struct feat_keymap *m, const void *key, size_t len,
 			int *added);
 
+/* Asks the CPU for the memory that looking key up will read first: a
+ * hint, with no effect on the map. */
+void feat_keymap_prefetch(const struct feat_keymap *m, const void *key,
+			  size_t len);
+
 /* Returns the id of key, or -1 when absent. */
 long feat_keymap_find(const struct feat_keymap *m, const void *key,
 		      size_t len);
