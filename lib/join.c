@@ -393,6 +393,9 @@ static int advance(struct jrun *r, size_t gi, int64_t T,
 			struct feat_tilein *t = gr->streams[best];
 
 			gr->last_ts[best] = t->rec.ts;
+			if (t->rec.ahead_key)
+				feat_state_prefetch(&gr->st, t->rec.ahead_key,
+						    t->rec.ahead_klen);
 			if (feat_state_add(&gr->st, t->rec.key, t->rec.klen,
 					   t->rec.ts, t->rec.inputs, err) < 0)
 				return -1;

@@ -81,7 +81,7 @@ struct feat_state_stat {
 #define PEND 16
 
 struct pend {
-	long id;
+	long id;			/* -1: applied already (by eval) */
 	struct feat_state_key *k;	/* once known: PEND / 4 events later */
 	int64_t ts;
 	uint64_t mask;
@@ -877,13 +877,16 @@ static int apply(struct feat_state *st, size_t q)
 {
 	const struct feat_group_by *g = st->g;
 	const struct pend *pe = &((const struct pend *)st->pend)[q];
-	struct feat_state_key *k = pe->k ? pe->k : st->per_key[pe->id];
+	struct feat_state_key *k;
 	const uint64_t *words = pend_words(st, q);
 	const unsigned char *types = pend_types(st, q);
 	int64_t ts = pe->ts;
 	uint64_t *e, mask = pe->mask, seq;
 	size_t w, i;
 
+	if (pe->id < 0)
+		return 0;
+	k = pe->k ? pe->k : st->per_key[pe->id];
 	/* Events older than every window of any later T can go. */
 	if (st->nwin) {
 		uint64_t lo = k->head;
@@ -970,6 +973,27 @@ static int apply(struct feat_state *st, size_t q)
 	k->total++;
 	if (!st->nwin)
 		k->base = k->head;
+	return 0;
+}
+
+/*
+ * Applies the queued events of key id, oldest first, leaving the others
+ * queued: keys' states are independent. 0 or -1 (out of memory).
+ */
+static int apply_key(struct feat_state *st, long id)
+{
+	struct pend *pend = st->pend;
+	size_t n;
+
+	for (n = 0; n < st->npend; n++) {
+		size_t q = (st->pend_head + n) % PEND;
+
+		if (pend[q].id != id)
+			continue;
+		if (apply(st, q) < 0)
+			return -1;
+		pend[q].id = -1;
+	}
 	return 0;
 }
 
@@ -1074,22 +1098,30 @@ int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 	if (st->npend > PEND / 4) {
 		struct pend *p = &((struct pend *)st->pend)[(q + PEND - PEND / 4) % PEND];
 
-		k = st->per_key[p->id];
-		p->k = k;
-		__builtin_prefetch(k, 1);
-		__builtin_prefetch((const char *)k + 64, 1);
-		__builtin_prefetch((const char *)k + 128, 1);
+		if (p->id >= 0) {
+			k = st->per_key[p->id];
+			p->k = k;
+			__builtin_prefetch(k, 1);
+			__builtin_prefetch((const char *)k + 64, 1);
+			__builtin_prefetch((const char *)k + 128, 1);
+		}
 	}
 	if (st->npend > PEND / 2) {
 		struct pend *p = &((struct pend *)st->pend)[(q + PEND - PEND / 2) % PEND];
 
-		if (p->k)
+		if (p->id >= 0 && p->k)
 			prefetch_key(st, p->k);
 	}
 	/* Without a queue (see feat_state_init) the event goes in now. */
 	if (!st->pend_depth && apply_pending(st) < 0)
 		return feat_error_nomem(err);
 	return 0;
+}
+
+void feat_state_prefetch(const struct feat_state *st, const void *key,
+			 size_t klen)
+{
+	feat_keymap_prefetch(&st->keys, key, klen);
 }
 
 long feat_state_find(const struct feat_state *st, const void *key,
@@ -1176,7 +1208,7 @@ int feat_state_eval(struct feat_state *st, long id, int64_t T,
 	struct feat_state_key *k = id >= 0 ? st->per_key[id] : NULL;
 	size_t f, w;
 
-	if (apply_pending(st) < 0)
+	if (k && apply_key(st, id) < 0)
 		return feat_error_nomem(err);
 	if (k)
 		for (w = 0; w < st->nwin; w++)

@@ -14,7 +14,8 @@
  * Events are applied a few calls after feat_state_add() (to overlap the
  * cache misses of different keys' states); keys are interned at once, so
  * feat_state_find() and the key count are current, and every function
- * that reads a key's state applies the waiting events first.
+ * that reads a key's state first applies that key's waiting events
+ * (state.c: apply_key; keys' states are independent).
  *
  * Evaluation moves window tails forward, so the times given to
  * feat_state_eval() for one key must not decrease, and each T must be later
@@ -103,6 +104,11 @@ void feat_state_release(struct feat_state *st);
 int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 		   int64_t ts, const struct feat_value *inputs,
 		   struct feat_error *err);
+
+/* A hint that an event of the encoded key will be added soon: asks for
+ * the memory that finding the key reads. No effect on the state. */
+void feat_state_prefetch(const struct feat_state *st, const void *key,
+			 size_t klen);
 
 /* The id of an encoded key, or -1 when no event of it has been applied. */
 long feat_state_find(const struct feat_state *st, const void *key,
