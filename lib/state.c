@@ -38,8 +38,9 @@
 #define SUMS (NEED(FEAT_OP_SUM) | NEED(FEAT_OP_AVG))
 #define FRAC_MASK ((UINT64_C(1) << 52) - 1)
 
-/* A monotonic queue of seqs; its storage is queue q of the key's ring
- * block, as long as the ring (it never holds more than the ring). */
+/* A monotonic queue of seqs (their low 32 bits: the ring is shorter than
+ * 2^32); its storage is queue q of the key's ring block, as long as the
+ * ring (it never holds more than the ring). */
 struct mono {
 	uint32_t head, len;
 };
@@ -116,20 +117,20 @@ struct feat_state_key {
 	struct hopring *hr;		/* per hop */
 };
 
-static inline uint64_t *queue(const struct feat_state *st,
+static inline uint32_t *queue(const struct feat_state *st,
 			      const struct feat_state_key *k, uint32_t q)
 {
-	return k->ring + k->cap * (st->entry_words + q);
+	return (uint32_t *)(k->ring + k->cap * st->entry_words) + k->cap * q;
 }
 
-static inline uint64_t mono_front(const struct feat_state *st,
+static inline uint32_t mono_front(const struct feat_state *st,
 				  const struct feat_state_key *k, uint32_t q,
 				  const struct mono *m)
 {
 	return queue(st, k, q)[m->head];
 }
 
-static inline uint64_t mono_back(const struct feat_state *st,
+static inline uint32_t mono_back(const struct feat_state *st,
 				 const struct feat_state_key *k, uint32_t q,
 				 const struct mono *m)
 {
@@ -141,7 +142,7 @@ static inline void mono_push(const struct feat_state *st,
 			     const struct feat_state_key *k, uint32_t q,
 			     struct mono *m, uint64_t seq)
 {
-	queue(st, k, q)[(m->head + m->len) & (k->cap - 1)] = seq;
+	queue(st, k, q)[(m->head + m->len) & (k->cap - 1)] = (uint32_t)seq;
 	m->len++;
 }
 
@@ -606,9 +607,9 @@ static int leave(const struct feat_state *st, struct feat_state_key *k,
 		} else if (d->need & SUMS) {
 			ws->isum -= (int64_t)e[d->col];
 		}
-		if (ws->mn.len && mono_front(st, k, d->mnq, &ws->mn) == s)
+		if (ws->mn.len && mono_front(st, k, d->mnq, &ws->mn) == (uint32_t)s)
 			mono_pop_front(k, &ws->mn);
-		if (ws->mx.len && mono_front(st, k, d->mxq, &ws->mx) == s)
+		if (ws->mx.len && mono_front(st, k, d->mxq, &ws->mx) == (uint32_t)s)
 			mono_pop_front(k, &ws->mx);
 	}
 	k->tail[w]++;
@@ -637,9 +638,12 @@ static int64_t sub_sat(int64_t a, int64_t b)
 static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
 {
 	size_t cap = k->cap ? k->cap * 2 : 4, i;
-	uint64_t *r = malloc(cap * (st->entry_words + st->nq) * sizeof(*r));
-	uint64_t s;
+	uint64_t *r, s;
 
+	/* queues hold the low 32 bits of seqs, exact below 2^32 entries */
+	if (cap > (size_t)1 << 31)
+		return -1;
+	r = malloc(cap * (st->entry_words * sizeof(*r) + st->nq * sizeof(uint32_t)));
 	if (!r)
 		return -1;
 	for (s = k->base; s < k->head; s++)
@@ -656,7 +660,7 @@ static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
 		q[0] = d->mnq;
 		q[1] = d->mxq;
 		for (j = 0; j < 2; j++) {
-			uint64_t *to = r + cap * (st->entry_words + q[j]);
+			uint32_t *to = (uint32_t *)(r + cap * st->entry_words) + cap * q[j];
 			uint32_t x;
 
 			if (!(d->need & NEED(j ? FEAT_OP_MAX : FEAT_OP_MIN)))
