@@ -90,8 +90,41 @@ int feat_tile_put_value(struct feat_buf *b, const struct feat_value *v)
 	return -1;
 }
 
-int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
-			struct feat_value *v)
+/*
+ * Varints as buf.c reads them, with the one- and two-byte ones (most
+ * lengths and time deltas) read here without a call.
+ */
+static inline int get_varint(const unsigned char **p, const unsigned char *end,
+			     uint64_t *v)
+{
+	const unsigned char *s = *p;
+
+	if (end - s >= 2 && !(s[1] & 0x80)) {
+		if (!(s[0] & 0x80)) {
+			*v = s[0];
+			*p = s + 1;
+		} else {
+			*v = (uint64_t)(s[0] & 0x7f) | (uint64_t)s[1] << 7;
+			*p = s + 2;
+		}
+		return 0;
+	}
+	return feat_get_varint(p, end, v);
+}
+
+static inline int get_svarint(const unsigned char **p,
+			      const unsigned char *end, int64_t *v)
+{
+	uint64_t u;
+
+	if (get_varint(p, end, &u) < 0)
+		return -1;
+	*v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+	return 0;
+}
+
+static inline int get_value(const unsigned char **p, const unsigned char *end,
+			    struct feat_value *v)
 {
 	const unsigned char *s = *p;
 	uint64_t u;
@@ -112,7 +145,7 @@ int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
 	case TAG_INT:
 	case TAG_TIMESTAMP:
 		v->type = s[-1] == TAG_INT ? FEAT_INT : FEAT_TIMESTAMP;
-		if (feat_get_svarint(&s, end, &v->u.i) < 0)
+		if (get_svarint(&s, end, &v->u.i) < 0)
 			return -1;
 		break;
 	case TAG_DOUBLE: {
@@ -132,7 +165,7 @@ int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
 	case TAG_VECTOR:
 	case TAG_STRLIST:
 	case TAG_MAP:
-		if (feat_get_varint(&s, end, &u) < 0 || u > (uint64_t)(end - s))
+		if (get_varint(&s, end, &u) < 0 || u > (uint64_t)(end - s))
 			return -1;
 		v->type = s0 == TAG_STRING ? FEAT_STRING
 			  : s0 == TAG_VECTOR ? FEAT_VECTOR
@@ -146,6 +179,12 @@ int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
 	}
 	*p = s;
 	return 0;
+}
+
+int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
+			struct feat_value *v)
+{
+	return get_value(p, end, v);
 }
 
 int feat_tile_writer_init(struct feat_tile_writer *w, struct feat_output *out,
@@ -485,23 +524,23 @@ static int decode_record(struct feat_tile_reader *r, struct feat_tile_rec *rec,
 
 	p = (const unsigned char *)r->block.ptr + r->block_off;
 	end = (const unsigned char *)r->block.ptr + r->block.len;
-	if (p >= end || *p++ != 1 || feat_get_varint(&p, end, &klen) < 0 ||
+	if (p >= end || *p++ != 1 || get_varint(&p, end, &klen) < 0 ||
 	    klen > (uint64_t)(end - p))
 		return -1;
 	rec->key = p;
 	rec->klen = (size_t)klen;
 	p += klen;
-	if (feat_get_svarint(&p, end, &d) < 0)
+	if (get_svarint(&p, end, &d) < 0)
 		return -1;
 	r->prev_ts = (int64_t)((uint64_t)r->prev_ts + (uint64_t)d);
 	rec->ts = r->prev_ts;
-	if (feat_get_svarint(&p, end, &d) < 0 || feat_get_varint(&p, end, &n) < 0 ||
+	if (get_svarint(&p, end, &d) < 0 || get_varint(&p, end, &n) < 0 ||
 	    n != r->plan->group_bys[r->group_by].ninputs)
 		return -1;
 	r->prev_seq += (uint64_t)d;
 	rec->seq = r->prev_seq;
 	for (i = 0; i < n; i++)
-		if (feat_tile_get_value(&p, end, &vals[i]) < 0)
+		if (get_value(&p, end, &vals[i]) < 0)
 			return -1;
 	rec->inputs = vals;
 	rec->ninputs = (size_t)n;
