@@ -153,9 +153,14 @@ static inline int get_value(const unsigned char **p, const unsigned char *end,
 
 		if (end - s < 8)
 			return -1;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		(void)i;
+		memcpy(&u, s, 8);	/* the stream's byte order */
+#else
 		u = 0;
 		for (i = 7; i >= 0; i--)
 			u = u << 8 | s[i];
+#endif
 		memcpy(&v->u.d, &u, 8);
 		s += 8;
 		v->type = FEAT_DOUBLE;
