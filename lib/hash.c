@@ -66,7 +66,7 @@ static inline uint64_t load_short(const unsigned char *s, size_t n)
 	       (uint64_t)s[n - 1] << (8 * (n - 1));
 }
 
-uint64_t feat_hash_bytes(const void *p, size_t n)
+static inline uint64_t hash_bytes(const void *p, size_t n)
 {
 	const unsigned char *s = p;
 	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
@@ -81,6 +81,11 @@ uint64_t feat_hash_bytes(const void *p, size_t n)
 	w = load_short(s, n);
 	h ^= mix(w + n);
 	return mix(h);
+}
+
+uint64_t feat_hash_bytes(const void *p, size_t n)
+{
+	return hash_bytes(p, n);
 }
 
 void feat_keymap_init(struct feat_keymap *m)
@@ -194,7 +199,7 @@ void feat_keymap_prefetch(const struct feat_keymap *m, const void *key,
 			  size_t len)
 {
 	if (m->nslots)
-		__builtin_prefetch(&m->slots[feat_hash_bytes(key, len) & (m->nslots - 1)]);
+		__builtin_prefetch(&m->slots[hash_bytes(key, len) & (m->nslots - 1)]);
 }
 
 long feat_keymap_find(const struct feat_keymap *m, const void *key,
@@ -204,14 +209,14 @@ long feat_keymap_find(const struct feat_keymap *m, const void *key,
 
 	if (!m->nslots)
 		return -1;
-	j = probe(m, key, len, feat_hash_bytes(key, len));
+	j = probe(m, key, len, hash_bytes(key, len));
 	return (long)m->slots[j].id - 1;
 }
 
 long feat_keymap_intern(struct feat_keymap *m, const void *key, size_t len,
 			int *added)
 {
-	uint64_t h = feat_hash_bytes(key, len);
+	uint64_t h = hash_bytes(key, len);
 	size_t j;
 	struct feat_keymap_ent *e;
 

@@ -617,7 +617,7 @@ static int leave(const struct feat_state *st, struct feat_state_key *k,
 }
 
 /* Moves window w's tail past every event before limit. 0 or -1. */
-static int advance(const struct feat_state *st, struct feat_state_key *k,
+static inline int advance(const struct feat_state *st, struct feat_state_key *k,
 		   size_t w, int64_t limit)
 {
 	while (k->tail[w] < k->head && as_i(entry(st, k, k->tail[w])[0]) < limit)
