@@ -42,8 +42,8 @@
 struct slot {
 	uint64_t a_off;		/* left text, then values */
 	uint64_t b_off;
-	uint32_t left_len, vals_len, b_len;
-	uint32_t answered;
+	uint32_t left_len;
+	uint32_t b_len;		/* 0 until answered (a row ends in a newline) */
 };
 
 /* A pending query in the heap: its time inline, so that sifting does not
@@ -239,7 +239,7 @@ static int on_left(void *ctx, const struct feat_csv_row *row,
 	const struct feat_source *left = &j->left;
 	struct feat_buf *a = &r->a;
 	struct slot *s;
-	size_t i, start;
+	size_t i;
 	int64_t T;
 
 	if (!r->field_col && map_fields(r, err) < 0)
@@ -294,10 +294,8 @@ static int on_left(void *ctx, const struct feat_csv_row *row,
 		return feat_error_set(err, r->in.name, row->line, 0,
 				      "left row is longer than 4 GiB");
 	s->left_len = (uint32_t)(a->len - s->a_off);
-	start = a->len;
 	for (i = 0; i < left->ncols; i++)
 		feat_tile_put_value(a, &row->vals[i]);
-	s->vals_len = (uint32_t)(a->len - start);
 	if (!a->ptr)
 		return feat_error_nomem(err);
 	heap_push(r, T, r->first_seq + r->count);
@@ -336,7 +334,7 @@ static void compact(struct jrun *r)
 		for (i = 0; i < r->count; i++) {
 			struct slot *s = &r->slots[(r->front + i) % r->cap];
 
-			if (!s->answered)
+			if (!s->b_len)
 				continue;
 			feat_buf_add(&fresh, r->b.ptr + s->b_off, s->b_len);
 			s->b_off = fresh.len - s->b_len;
@@ -349,7 +347,7 @@ static void compact(struct jrun *r)
 /* Writes the answered rows at the front of the queue. */
 static int emit_ready(struct jrun *r, struct feat_error *err)
 {
-	while (r->count && r->slots[r->front].answered) {
+	while (r->count && r->slots[r->front].b_len) {
 		struct slot *s = &r->slots[r->front];
 
 		if (feat_output_write(r->out, r->a.ptr + s->a_off, s->left_len, err) < 0 ||
@@ -412,7 +410,8 @@ static int answer(struct jrun *r, uint64_t seq, int64_t T,
 	struct slot *s = slot_at(r, seq);
 	const unsigned char *p = (const unsigned char *)r->a.ptr + s->a_off +
 				 s->left_len;
-	const unsigned char *end = p + s->vals_len;
+	/* the values end themselves; the arena's end bounds them */
+	const unsigned char *end = (const unsigned char *)r->a.ptr + r->a.len;
 	struct feat_buf *b = &r->b;
 	size_t i, k, nleft = j->left.ncols;
 
@@ -471,7 +470,6 @@ static int answer(struct jrun *r, uint64_t seq, int64_t T,
 				      "features of a row are longer than 4 GiB");
 	s->b_len = (uint32_t)(b->len - s->b_off);
 	r->b_live += s->b_len;
-	s->answered = 1;
 	return 0;
 }
 
