@@ -66,6 +66,7 @@ struct ustat {
 struct feat_state_stat {
 	uint32_t in;			/* input */
 	uint32_t col;			/* its word in a ring entry */
+	uint32_t rbit;			/* its bit in a ring entry's null mask */
 	unsigned need;			/* bit per enum feat_op */
 	int dbl;			/* a sum of doubles */
 	uint32_t mnq, mxq;		/* queues of the ring block */
@@ -157,6 +158,21 @@ static inline uint64_t *entry(const struct feat_state *st,
 			      const struct feat_state_key *k, uint64_t seq)
 {
 	return k->ring + (seq & (k->cap - 1)) * st->entry_words;
+}
+
+/* The null mask of entry seq: a bit per ring column (st->rbit). */
+static inline unsigned char *mask_bytes(const struct feat_state *st,
+					const struct feat_state_key *k)
+{
+	return (unsigned char *)queue(st, k, (uint32_t)st->nq);
+}
+
+static inline uint64_t ring_mask(const struct feat_state *st,
+				 const struct feat_state_key *k, uint64_t seq)
+{
+	if (st->mask_word)
+		return entry(st, k, seq)[1];
+	return mask_bytes(st, k)[seq & (k->cap - 1)];
 }
 
 static int64_t as_i(uint64_t w)
@@ -340,9 +356,17 @@ static int plan_layout(struct feat_state *st)
 			in_ring[a->by] = 1;
 	}
 	for (i = 0; i < ni; i++)
-		st->rcol[i] = in_ring[i] ? (uint32_t)(2 + ncol++) : 0;
+		ncol += in_ring[i];
+	/*
+	 * An entry is the time, then the columns; the null mask of up to 8
+	 * columns is a byte of its own after the queues (most plans read
+	 * back one or two inputs), else a word after the time.
+	 */
+	st->mask_word = ncol > 8;
+	for (i = 0, ncol = 0; i < ni; i++)
+		st->rcol[i] = in_ring[i] ? (uint32_t)(1 + st->mask_word + ncol++) : 0;
 	free(in_ring);
-	st->entry_words = 2 + ncol;
+	st->entry_words = 1 + st->mask_word + ncol;
 	for (w = 0; w < st->nwin; w++) {
 		st->wfirst[w] = st->nstat;
 		for (i = 0; i < ni; i++) {
@@ -355,6 +379,7 @@ static int plan_layout(struct feat_state *st)
 			st->ws_at[w * ni + i] = (long)st->nstat++;
 			s->in = (uint32_t)i;
 			s->col = st->rcol[i];
+			s->rbit = st->rcol[i] - 1 - (uint32_t)st->mask_word;
 			s->need = need;
 			s->dbl = is_double_sum(st, i, need);
 			if (need & NEED(FEAT_OP_MIN))
@@ -592,13 +617,14 @@ static int leave(const struct feat_state *st, struct feat_state_key *k,
 {
 	uint64_t s = k->tail[w];
 	const uint64_t *e = entry(st, k, s);
+	uint64_t rm = ring_mask(st, k, s);
 	size_t i;
 
 	for (i = st->wfirst[w]; i < st->wfirst[w + 1]; i++) {
 		const struct feat_state_stat *d = &st->stat[i];
 		struct wstat *ws = &k->ws[i];
 
-		if (e[1] >> d->in & 1)
+		if (rm >> d->rbit & 1)
 			continue;
 		ws->n--;
 		if (d->dbl) {
@@ -643,12 +669,20 @@ static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
 	/* queues hold the low 32 bits of seqs, exact below 2^32 entries */
 	if (cap > (size_t)1 << 31)
 		return -1;
-	r = malloc(cap * (st->entry_words * sizeof(*r) + st->nq * sizeof(uint32_t)));
+	r = malloc(cap * (st->entry_words * sizeof(*r) + st->nq * sizeof(uint32_t) +
+			  !st->mask_word));
 	if (!r)
 		return -1;
 	for (s = k->base; s < k->head; s++)
 		memcpy(r + (s & (cap - 1)) * st->entry_words, entry(st, k, s),
 		       st->entry_words * sizeof(*r));
+	if (!st->mask_word) {
+		unsigned char *to = (unsigned char *)((uint32_t *)(r + cap * st->entry_words) +
+						      cap * st->nq);
+
+		for (s = k->base; s < k->head; s++)
+			to[s & (cap - 1)] = mask_bytes(st, k)[s & (k->cap - 1)];
+	}
 	for (i = 0; i < st->nstat; i++) {
 		const struct feat_state_stat *d = &st->stat[i];
 		struct mono *m[2];
@@ -865,6 +899,8 @@ static void prefetch_key(const struct feat_state *st,
 	for (w = 0; w < st->nwin; w++)
 		__builtin_prefetch(entry(st, k, k->tail[w]));
 	__builtin_prefetch(entry(st, k, k->head), 1);
+	if (!st->mask_word)
+		__builtin_prefetch(&mask_bytes(st, k)[k->head & (k->cap - 1)], 1);
 	for (i = 0; i < st->nstat; i++) {
 		const struct feat_state_stat *d = &st->stat[i];
 		const struct wstat *ws = &k->ws[i];
@@ -907,12 +943,19 @@ static int apply(struct feat_state *st, size_t q)
 	}
 	seq = k->head;
 	if (st->nwin) {
+		uint64_t rm = 0;
+
 		e = entry(st, k, seq);
 		e[0] = (uint64_t)ts;
-		e[1] = mask;
 		for (i = 0; i < g->ninputs; i++)
-			if (st->rcol[i])
+			if (st->rcol[i]) {
 				e[st->rcol[i]] = words[i];
+				rm |= (mask >> i & 1) << (st->rcol[i] - 1 - st->mask_word);
+			}
+		if (st->mask_word)
+			e[1] = rm;
+		else
+			mask_bytes(st, k)[seq & (k->cap - 1)] = (unsigned char)rm;
 	}
 	for (i = 0; i < st->nstat; i++) {
 		const struct feat_state_stat *d = &st->stat[i];
@@ -1171,8 +1214,12 @@ static int eval_fold(struct feat_state *st, struct feat_state_key *k, size_t f,
 	feat_aggop_reset(a, s);
 	for (seq = k->tail[w]; seq < k->head; seq++) {
 		const uint64_t *e = entry(st, k, seq);
+		uint64_t rm = ring_mask(st, k, seq);
+		unsigned off = 1 + (unsigned)st->mask_word;
 
-		if (skip(a, e[1]))
+		/* skip(), with the entry's mask of ring columns */
+		if ((a->input >= 0 && (rm >> (st->rcol[a->input] - off) & 1)) ||
+		    (a->by >= 0 && (rm >> (st->rcol[a->by] - off) & 1)))
 			continue;
 		if (feed(st, a, s, a->input >= 0 ? e[st->rcol[a->input]] : 0,
 			 a->by >= 0 ? e[st->rcol[a->by]] : 0) < 0)

@@ -71,8 +71,9 @@ struct feat_state {
 	struct feat_astate *scratch;	/* per feature, for folds and merges */
 	uint64_t *words;		/* the inputs of the event being added */
 	struct feat_aggctx ctx;
-	size_t entry_words;		/* ring entry: ts, null mask, inputs */
+	size_t entry_words;		/* ring entry: ts, [null mask], inputs */
 	uint32_t *rcol;			/* per input: its word in an entry, or 0 */
+	int mask_word;			/* entries hold their null mask (state.c) */
 	struct feat_state_stat *stat;	/* running aggregates of bounded windows */
 	size_t nstat;
 	size_t *wfirst;			/* per bounded window: its first stat */
