@@ -619,7 +619,8 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 			continue;
 		}
 		if (r.in.eof && !r.sorted) {
-			qsort(r.heap, r.nheap, sizeof(*r.heap), qref_cmp);
+			if (r.nheap)
+				qsort(r.heap, r.nheap, sizeof(*r.heap), qref_cmp);
 			r.sorted = 1;
 			r.hpos = 0;
 		}
