@@ -323,12 +323,23 @@ static size_t align16(size_t n)
 	return (n + 15) & ~(size_t)15;
 }
 
-/* Lays out the running aggregates, the ring entries and a key's block. */
+/*
+ * Lays out the running aggregates, the ring entries and a key's block
+ * from need_w, need_u, fkind and nrun; again (before any key exists)
+ * whenever those change.
+ */
 static int plan_layout(struct feat_state *st)
 {
 	const struct feat_group_by *g = st->g;
 	size_t ni = g->ninputs, w, i, f, ncol = 0;
 	unsigned char *in_ring = calloc(ni + 1, 1);
+
+	free(st->rcol);
+	free(st->stat);
+	free(st->wfirst);
+	free(st->ws_at);
+	free(st->us_at);
+	st->nstat = st->nus = st->nq = 0;
 
 	st->rcol = calloc(ni + 1, sizeof(*st->rcol));
 	st->stat = calloc(st->nwin * ni + 1, sizeof(*st->stat));
