@@ -1159,9 +1159,10 @@ int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 		if (p->id >= 0) {
 			k = st->per_key[p->id];
 			p->k = k;
-			__builtin_prefetch(k, 1);
-			__builtin_prefetch((const char *)k + 64, 1);
-			__builtin_prefetch((const char *)k + 128, 1);
+			size_t off;
+
+			for (off = 0; off < st->key_size; off += 64)
+				__builtin_prefetch((const char *)k + off, 1);
 		}
 	}
 	if (st->npend > PEND / 2) {
