@@ -1,7 +1,9 @@
 /*
  * hash.c - FNV-1a, the in-memory key hash and the key map.
  *
- * The key map is open addressing with linear probing over a table of ids;
+ * The key map is open addressing with linear probing over a table of slots
+ * (id, part of the hash, and the first 8 bytes of the key, so that short
+ * keys are found in one memory access);
  * keys live in large chunks that never move, so the pointers handed out stay
  * valid, and growing the table rehashes ids only (hashes are kept).
  */
@@ -44,7 +46,27 @@ static inline uint64_t mix(uint64_t x)
 	return x;
 }
 
-uint64_t feat_hash_bytes(const void *p, size_t n)
+/*
+ * The n < 8 bytes at s as a little-endian word, zero-padded. Whole-word
+ * loads rather than memcpy() into a word: a byte-wise copy followed by a
+ * word load stalls on store forwarding, and keys are this short.
+ */
+static inline uint64_t load_short(const unsigned char *s, size_t n)
+{
+	uint32_t lo, hi;
+
+	if (n >= 4) {
+		memcpy(&lo, s, 4);
+		memcpy(&hi, s + n - 4, 4);
+		return (uint64_t)lo | (uint64_t)hi << (8 * (n - 4));
+	}
+	if (!n)
+		return 0;
+	return (uint64_t)s[0] | (uint64_t)s[n / 2] << (8 * (n / 2)) |
+	       (uint64_t)s[n - 1] << (8 * (n - 1));
+}
+
+static inline uint64_t hash_bytes(const void *p, size_t n)
 {
 	const unsigned char *s = p;
 	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
@@ -56,10 +78,14 @@ uint64_t feat_hash_bytes(const void *p, size_t n)
 		s += 8;
 		n -= 8;
 	}
-	w = 0;
-	memcpy(&w, s, n);
+	w = load_short(s, n);
 	h ^= mix(w + n);
 	return mix(h);
+}
+
+uint64_t feat_hash_bytes(const void *p, size_t n)
+{
+	return hash_bytes(p, n);
 }
 
 void feat_keymap_init(struct feat_keymap *m)
@@ -79,19 +105,37 @@ void feat_keymap_release(struct feat_keymap *m)
 	memset(m, 0, sizeof(*m));
 }
 
+static inline uint64_t first_word(const void *key, size_t len)
+{
+	uint64_t w;
+
+	if (len < 8)
+		return load_short(key, len);
+	memcpy(&w, key, 8);
+	return w;
+}
+
+static inline uint32_t meta_of(uint64_t h, size_t len)
+{
+	return (uint32_t)(h >> 40) << 8 | (uint32_t)(len < 255 ? len : 255);
+}
+
 static int rehash(struct feat_keymap *m, size_t nslots)
 {
-	uint32_t *slots = calloc(nslots, sizeof(*slots));
+	struct feat_keymap_slot *slots = calloc(nslots, sizeof(*slots));
 	size_t i;
 
 	if (!slots)
 		return -1;
 	for (i = 0; i < m->count; i++) {
-		size_t j = m->ents[i].hash & (nslots - 1);
+		const struct feat_keymap_ent *e = &m->ents[i];
+		size_t j = e->hash & (nslots - 1);
 
-		while (slots[j])
+		while (slots[j].id)
 			j = (j + 1) & (nslots - 1);
-		slots[j] = (uint32_t)(i + 1);
+		slots[j].word = first_word(e->key, e->len);
+		slots[j].id = (uint32_t)(i + 1);
+		slots[j].meta = meta_of(e->hash, e->len);
 	}
 	free(m->slots);
 	m->slots = slots;
@@ -127,45 +171,61 @@ static unsigned char *store(struct feat_keymap *m, const void *key, size_t len)
 	return dst;
 }
 
+/* The slot that holds key, or the empty slot where it would go. */
+static inline size_t probe(const struct feat_keymap *m, const void *key,
+			   size_t len, uint64_t h)
+{
+	uint64_t w = first_word(key, len);
+	uint32_t meta = meta_of(h, len);
+	size_t j = h & (m->nslots - 1);
+
+	for (;; j = (j + 1) & (m->nslots - 1)) {
+		const struct feat_keymap_slot *sl = &m->slots[j];
+		const struct feat_keymap_ent *e;
+
+		if (!sl->id)
+			return j;
+		if (sl->meta != meta || sl->word != w)
+			continue;
+		if (len <= 8)
+			return j;
+		e = &m->ents[sl->id - 1];
+		if (e->hash == h && e->len == len && !memcmp(e->key, key, len))
+			return j;
+	}
+}
+
+void feat_keymap_prefetch(const struct feat_keymap *m, const void *key,
+			  size_t len)
+{
+	if (m->nslots)
+		__builtin_prefetch(&m->slots[hash_bytes(key, len) & (m->nslots - 1)]);
+}
+
 long feat_keymap_find(const struct feat_keymap *m, const void *key,
 		      size_t len)
 {
-	uint64_t h;
 	size_t j;
 
 	if (!m->nslots)
 		return -1;
-	h = feat_hash_bytes(key, len);
-	j = h & (m->nslots - 1);
-	while (m->slots[j]) {
-		const struct feat_keymap_ent *e = &m->ents[m->slots[j] - 1];
-
-		if (e->hash == h && e->len == len &&
-		    (len == 0 || !memcmp(e->key, key, len)))
-			return (long)m->slots[j] - 1;
-		j = (j + 1) & (m->nslots - 1);
-	}
-	return -1;
+	j = probe(m, key, len, hash_bytes(key, len));
+	return (long)m->slots[j].id - 1;
 }
 
 long feat_keymap_intern(struct feat_keymap *m, const void *key, size_t len,
 			int *added)
 {
-	uint64_t h = feat_hash_bytes(key, len);
+	uint64_t h = hash_bytes(key, len);
 	size_t j;
 	struct feat_keymap_ent *e;
 
 	if (added)
 		*added = 0;
 	if (m->nslots) {
-		j = h & (m->nslots - 1);
-		while (m->slots[j]) {
-			e = &m->ents[m->slots[j] - 1];
-			if (e->hash == h && e->len == len &&
-			    (len == 0 || !memcmp(e->key, key, len)))
-				return (long)m->slots[j] - 1;
-			j = (j + 1) & (m->nslots - 1);
-		}
+		j = probe(m, key, len, h);
+		if (m->slots[j].id)
+			return (long)m->slots[j].id - 1;
 	}
 	if (m->count >= UINT32_MAX - 1 || len > UINT32_MAX)
 		return -1;
@@ -189,9 +249,11 @@ long feat_keymap_intern(struct feat_keymap *m, const void *key, size_t len,
 	e->len = (uint32_t)len;
 	e->hash = h;
 	j = h & (m->nslots - 1);
-	while (m->slots[j])
+	while (m->slots[j].id)
 		j = (j + 1) & (m->nslots - 1);
-	m->slots[j] = (uint32_t)(m->count + 1);
+	m->slots[j].word = first_word(key, len);
+	m->slots[j].id = (uint32_t)(m->count + 1);
+	m->slots[j].meta = meta_of(h, len);
 	if (added)
 		*added = 1;
 	return (long)m->count++;

@@ -23,7 +23,17 @@ uint64_t feat_hash_bytes(const void *p, size_t n);
  * the pointer stays valid until the map is released.
  */
 struct feat_keymap {
-	uint32_t *slots;	/* id + 1, 0 = empty */
+	/*
+	 * A probe reads one slot: a key of up to 8 bytes is there whole
+	 * (word, and its length in meta), so finding it needs no other
+	 * memory; a longer key's slot holds its first 8 bytes and part of
+	 * its hash, and only a likely match is compared in full.
+	 */
+	struct feat_keymap_slot {
+		uint64_t word;	/* the key's first 8 bytes, zero-padded */
+		uint32_t id;	/* id + 1, 0 = empty */
+		uint32_t meta;	/* hash bits 40-63 << 8 | min(len, 255) */
+	} *slots;
 	size_t nslots;		/* a power of two */
 	size_t count;
 	struct feat_keymap_ent {
@@ -48,6 +58,11 @@ void feat_keymap_release(struct feat_keymap *m);
  */
 long feat_keymap_intern(struct feat_keymap *m, const void *key, size_t len,
 			int *added);
+
+/* Asks the CPU for the memory that looking key up will read first: a
+ * hint, with no effect on the map. */
+void feat_keymap_prefetch(const struct feat_keymap *m, const void *key,
+			  size_t len);
 
 /* Returns the id of key, or -1 when absent. */
 long feat_keymap_find(const struct feat_keymap *m, const void *key,

@@ -14,9 +14,14 @@
  * be answered while the left input is still live.
  *
  * Slot texts live in two arenas: A (in slot order: the left row's output
- * text, its encoded values and its encoded keys) and B (in answer order:
- * the feature text). Both are compacted as rows leave, so memory follows
- * the rows waiting, not the rows seen.
+ * text and its encoded values) and B (in answer order: the feature text).
+ * Both are compacted as rows leave, so memory follows the rows waiting,
+ * not the rows seen. A slot keeps offsets only: its time is in the heap
+ * and its keys are encoded again from its values when it is answered.
+ *
+ * Once the left input has ended no query can join the heap, so it is
+ * sorted once and read in order, which lets the memory of the next
+ * queries be fetched ahead of their answers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,11 +40,10 @@
 #include "tilein.h"
 
 struct slot {
-	int64_t T;
-	size_t a_off;		/* left text, then values, then keys */
-	size_t left_len, vals_len, keys_len;
-	size_t b_off, b_len;
-	int answered;
+	uint64_t a_off;		/* left text, then values */
+	uint64_t b_off;
+	uint32_t left_len;
+	uint32_t b_len;		/* 0 until answered (a row ends in a newline) */
 };
 
 /* A pending query in the heap: its time inline, so that sifting does not
@@ -79,6 +83,9 @@ struct jrun {
 	uint64_t first_seq;		/* seq of slots[front] */
 	struct qref *heap;		/* pending queries by (T, seq) */
 	size_t nheap, heap_cap;
+	int sorted;			/* heap[hpos .. nheap) sorted, no more rows */
+	size_t hpos;
+	struct feat_buf key;		/* scratch: one part's encoded key */
 	struct feat_buf a, b;
 	size_t b_live;
 	/* scratch */
@@ -135,6 +142,25 @@ static void heap_pop(struct jrun *r)
 		r->heap[i] = r->heap[m];
 		r->heap[m] = t;
 		i = m;
+	}
+}
+
+static int qref_cmp(const void *x, const void *y)
+{
+	const struct qref *a = x, *b = y;
+
+	return heap_less(a, b) ? -1 : heap_less(b, a);
+}
+
+/* Asks for the slots, then the left values, of the next queries. */
+static void prefetch_queries(struct jrun *r)
+{
+	if (r->hpos + 16 < r->nheap)
+		__builtin_prefetch(slot_at(r, r->heap[r->hpos + 16].seq));
+	if (r->hpos + 8 < r->nheap) {
+		const struct slot *s = slot_at(r, r->heap[r->hpos + 8].seq);
+
+		__builtin_prefetch(r->a.ptr + s->a_off + s->left_len);
 	}
 }
 
@@ -213,7 +239,7 @@ static int on_left(void *ctx, const struct feat_csv_row *row,
 	const struct feat_source *left = &j->left;
 	struct feat_buf *a = &r->a;
 	struct slot *s;
-	size_t i, k, start;
+	size_t i;
 	int64_t T;
 
 	if (!r->field_col && map_fields(r, err) < 0)
@@ -240,7 +266,6 @@ static int on_left(void *ctx, const struct feat_csv_row *row,
 		return feat_error_nomem(err);
 	s = &r->slots[(r->front + r->count) % r->cap];
 	memset(s, 0, sizeof(*s));
-	s->T = T;
 	s->a_off = a->len;
 	for (i = 0; i < row->nfields; i++) {
 		if (r->fmt == FEAT_OUT_CSV) {
@@ -265,41 +290,12 @@ static int on_left(void *ctx, const struct feat_csv_row *row,
 	}
 	if (r->fmt == FEAT_OUT_JSONL && !row->nfields)
 		feat_buf_addc(a, '{');
-	s->left_len = a->len - s->a_off;
-	start = a->len;
+	if (a->len - s->a_off > UINT32_MAX)
+		return feat_error_set(err, r->in.name, row->line, 0,
+				      "left row is longer than 4 GiB");
+	s->left_len = (uint32_t)(a->len - s->a_off);
 	for (i = 0; i < left->ncols; i++)
 		feat_tile_put_value(a, &row->vals[i]);
-	s->vals_len = a->len - start;
-	start = a->len;
-	for (i = 0; i < j->nparts; i++) {
-		const struct feat_part *p = &j->parts[i];
-		const struct feat_group_by *g = &r->plan->group_bys[p->group_by];
-		size_t lenpos = a->len;
-
-		feat_buf_add_varint(a, 0);	/* placeholder, fixed below */
-		for (k = 0; k < g->nkeys; k++)
-			feat_tile_put_value(a, &row->vals[p->left_keys[k]]);
-		/* A key longer than 127 bytes needs a wider length: rebuild. */
-		{
-			size_t klen = a->len - lenpos - 1;
-
-			if (klen < 128) {
-				a->ptr[lenpos] = (char)klen;
-			} else {
-				struct feat_buf tmp = FEAT_BUF_INIT;
-
-				if (feat_buf_add_varint(&tmp, klen) < 0 ||
-				    feat_buf_add(&tmp, a->ptr + lenpos + 1, klen) < 0) {
-					feat_buf_release(&tmp);
-					return feat_error_nomem(err);
-				}
-				a->len = lenpos;
-				feat_buf_add(a, tmp.ptr, tmp.len);
-				feat_buf_release(&tmp);
-			}
-		}
-	}
-	s->keys_len = a->len - start;
 	if (!a->ptr)
 		return feat_error_nomem(err);
 	heap_push(r, T, r->first_seq + r->count);
@@ -338,7 +334,7 @@ static void compact(struct jrun *r)
 		for (i = 0; i < r->count; i++) {
 			struct slot *s = &r->slots[(r->front + i) % r->cap];
 
-			if (!s->answered)
+			if (!s->b_len)
 				continue;
 			feat_buf_add(&fresh, r->b.ptr + s->b_off, s->b_len);
 			s->b_off = fresh.len - s->b_len;
@@ -351,7 +347,7 @@ static void compact(struct jrun *r)
 /* Writes the answered rows at the front of the queue. */
 static int emit_ready(struct jrun *r, struct feat_error *err)
 {
-	while (r->count && r->slots[r->front].answered) {
+	while (r->count && r->slots[r->front].b_len) {
 		struct slot *s = &r->slots[r->front];
 
 		if (feat_output_write(r->out, r->a.ptr + s->a_off, s->left_len, err) < 0 ||
@@ -395,6 +391,9 @@ static int advance(struct jrun *r, size_t gi, int64_t T,
 			struct feat_tilein *t = gr->streams[best];
 
 			gr->last_ts[best] = t->rec.ts;
+			if (t->rec.ahead_key)
+				feat_state_prefetch(&gr->st, t->rec.ahead_key,
+						    t->rec.ahead_klen);
 			if (t->rec.kind == 2) {
 				if (feat_state_merge(&gr->st, t->rec.key, t->rec.klen,
 						     t->rec.ts, t->rec.last,
@@ -415,39 +414,41 @@ static int advance(struct jrun *r, size_t gi, int64_t T,
 	}
 }
 
-static int answer(struct jrun *r, uint64_t seq, struct feat_error *err)
+static int answer(struct jrun *r, uint64_t seq, int64_t T,
+		  struct feat_error *err)
 {
 	const struct feat_join *j = r->j;
 	struct slot *s = slot_at(r, seq);
 	const unsigned char *p = (const unsigned char *)r->a.ptr + s->a_off +
 				 s->left_len;
-	const unsigned char *end = p + s->vals_len;
+	/* the values end themselves; the arena's end bounds them */
+	const unsigned char *end = (const unsigned char *)r->a.ptr + r->a.len;
 	struct feat_buf *b = &r->b;
 	size_t i, k, nleft = j->left.ncols;
 
 	for (i = 0; i < nleft; i++)
 		if (feat_tile_get_value(&p, end, &r->drow[i]) < 0)
 			return feat_error_set(err, NULL, 0, 0, "internal error: bad left row");
-	end = p + s->keys_len;
 	for (i = 0; i < j->nparts; i++) {
 		const struct feat_part *pt = &j->parts[i];
 		const struct feat_group_by *g = &r->plan->group_bys[pt->group_by];
 		struct gbrun *gr = &r->gbs[pt->group_by];
-		uint64_t klen;
 		long id = -1;
 		int null_key = 0;
 
-		if (feat_get_varint(&p, end, &klen) < 0)
-			return feat_error_set(err, NULL, 0, 0, "internal error: bad key");
 		/* A null key matches nothing, as in SQL. */
-		for (k = 0; k < g->nkeys; k++)
+		feat_buf_reset(&r->key);
+		for (k = 0; k < g->nkeys; k++) {
 			if (r->drow[pt->left_keys[k]].type == FEAT_NULL)
 				null_key = 1;
+			feat_tile_put_value(&r->key, &r->drow[pt->left_keys[k]]);
+		}
+		if (!r->key.ptr && g->nkeys)
+			return feat_error_nomem(err);
 		if (!null_key)
-			id = feat_state_find(&gr->st, p, (size_t)klen);
-		p += klen;
+			id = feat_state_find(&gr->st, r->key.ptr, r->key.len);
 		feat_buf_reset(&r->json[i]);
-		if (feat_state_eval(&gr->st, id, s->T,
+		if (feat_state_eval(&gr->st, id, T,
 				    r->drow + nleft + pt->first_output,
 				    &r->json[i], err) < 0)
 			return -1;
@@ -475,9 +476,11 @@ static int answer(struct jrun *r, uint64_t seq, struct feat_error *err)
 	feat_buf_adds(b, r->fmt == FEAT_OUT_CSV ? "\n" : "}\n");
 	if (!b->ptr)
 		return feat_error_nomem(err);
-	s->b_len = b->len - s->b_off;
+	if (b->len - s->b_off > UINT32_MAX)
+		return feat_error_set(err, NULL, 0, 0,
+				      "features of a row are longer than 4 GiB");
+	s->b_len = (uint32_t)(b->len - s->b_off);
 	r->b_live += s->b_len;
-	s->answered = 1;
 	return 0;
 }
 
@@ -638,16 +641,33 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 				goto out;
 			continue;
 		}
-		if (!r.nheap)
-			break;
-		q = r.heap[0].seq;
-		T = r.heap[0].T;
+		if (r.in.eof && !r.sorted) {
+			if (r.nheap)
+				qsort(r.heap, r.nheap, sizeof(*r.heap), qref_cmp);
+			r.sorted = 1;
+			r.hpos = 0;
+		}
+		if (r.sorted) {
+			if (r.hpos == r.nheap)
+				break;
+			q = r.heap[r.hpos].seq;
+			T = r.heap[r.hpos].T;
+			prefetch_queries(&r);
+		} else {
+			if (!r.nheap)
+				break;
+			q = r.heap[0].seq;
+			T = r.heap[0].T;
+		}
 		for (i = 0; i < plan->ngroup_bys; i++)
 			if (r.gbs[i].used && advance(&r, i, T, err) < 0)
 				goto out;
-		if (answer(&r, q, err) < 0)
+		if (answer(&r, q, T, err) < 0)
 			goto out;
-		heap_pop(&r);
+		if (r.sorted)
+			r.hpos++;
+		else
+			heap_pop(&r);
 		if (emit_ready(&r, err) < 0)
 			goto out;
 	}
@@ -684,6 +704,7 @@ out:
 	feat_buf_release(&r.a);
 	feat_buf_release(&r.b);
 	feat_buf_release(&r.text);
+	feat_buf_release(&r.key);
 	free(r.drow);
 	for (i = 0; r.json && i < r.j->nparts; i++)
 		feat_buf_release(&r.json[i]);

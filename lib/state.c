@@ -2,11 +2,27 @@
  * state.c - per-key window state: rings of events, running aggregates.
  *
  * A key's events live in a ring addressed by sequence number (seq): entry
- * seq holds the event time, a mask of null inputs and one 64-bit word per
- * input (integer and time values, double bits, or the id of an interned
- * string). Each bounded window has a tail seq: the oldest event still
- * inside it. Entering and leaving a window update the window's running
- * aggregates, so evaluating a feature costs O(1) amortised.
+ * seq holds the event time, a mask of null inputs and one 64-bit word for
+ * each input that a bounded window reads back (integer and time values,
+ * double bits, or the id of an interned string). Each bounded window has a
+ * tail seq: the oldest event still inside it. Entering and leaving a window
+ * update the window's running aggregates, so evaluating a feature costs
+ * O(1) amortised.
+ *
+ * Layout. Per-key state is touched once per event for some random key, so
+ * its cost is cache and TLB misses, not instructions: each key keeps
+ * everything of a fixed size (window tails, the running aggregates that
+ * some feature needs, running states, hop rings) in one block, and
+ * everything that grows with its events (the ring, and the monotonic queues
+ * for min and max, which never hold more entries than the ring) in a
+ * second one.
+ *
+ * Sums of doubles. A sum is kept as an exact fixed-point integer of 2^-64
+ * units in 128 bits for as long as every value added is a multiple of
+ * 2^-64 and no partial sum overflows, which is the case for values of
+ * everyday magnitudes; otherwise it moves, exactly, into a full exact
+ * accumulator (accum.h). Both hold the exact sum and round it correctly,
+ * so the result is the same bits either way.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +36,20 @@
 #include "time.h"
 
 #define NEED(op) (1u << (op))
+#define SUMS (NEED(FEAT_OP_SUM) | NEED(FEAT_OP_AVG))
+#define FRAC_MASK ((UINT64_C(1) << 52) - 1)
 
+/* A monotonic queue of seqs (their low 32 bits: the ring is shorter than
+ * 2^32); its storage is queue q of the key's ring block, as long as the
+ * ring (it never holds more than the ring). */
 struct mono {
-	uint64_t *seq;
-	size_t cap, head, len;
+	uint32_t head, len;
 };
 
 struct wstat {
 	int64_t n;			/* non-null values inside */
-	feat_i128 isum;			/* int sums, exact */
-	struct feat_accum *acc;		/* double sums */
+	feat_i128 isum;			/* int sums; double sums in 2^-64 units */
+	struct feat_accum *acc;		/* double sums beyond the fixed point */
 	struct mono mn, mx;
 	uint64_t last;			/* seq + 1 of the newest non-null */
 };
@@ -40,6 +60,34 @@ struct ustat {
 	struct feat_accum *acc;
 	int has;
 	uint64_t min, max, last;
+};
+
+/* What one running aggregate of a bounded window (struct wstat) needs:
+ * stats of window w are those from st->wfirst[w] to st->wfirst[w + 1]. */
+struct feat_state_stat {
+	uint32_t in;			/* input */
+	uint32_t col;			/* its word in a ring entry */
+	uint32_t rbit;			/* its bit in a ring entry's null mask */
+	unsigned need;			/* bit per enum feat_op */
+	int dbl;			/* a sum of doubles */
+	uint32_t mnq, mxq;		/* queues of the ring block */
+};
+
+/*
+ * Events wait in a short queue before they are applied (see state.h), so
+ * that the memory of a key's state is fetched while earlier events are
+ * applied: each event's per-key state is a few cache misses away, and a
+ * queue of PEND events lets them overlap instead of following one
+ * another. Keys and strings are interned at once, in event order, so ids
+ * do not depend on the queue.
+ */
+#define PEND 16
+
+struct pend {
+	long id;			/* -1: applied already (by eval) */
+	struct feat_state_key *k;	/* once known: PEND / 4 events later */
+	int64_t ts;
+	uint64_t mask;
 };
 
 /*
@@ -57,59 +105,77 @@ struct hopring {
 	unsigned char *ready;		/* per position: states initialised */
 };
 
+/* One allocation of st->key_size bytes: this header, then the arrays its
+ * pointers name. The ring block (ring, then the queues) is the other. */
 struct feat_state_key {
 	uint64_t *ring;
 	size_t cap;			/* entries; a power of two */
 	uint64_t base, head;		/* seqs [base, head) are stored */
 	uint64_t total;			/* events ever */
 	uint64_t *tail;			/* per bounded window */
-	struct wstat *ws;		/* [window * ninputs + input] */
-	struct ustat *us;		/* per input */
+	struct wstat *ws;		/* per st->stat */
+	struct ustat *us;		/* per input with st->us_at[input] >= 0 */
 	struct feat_astate *run;	/* RUN features' states */
 	struct hopring *hr;		/* per hop */
 	int tiled;			/* state records were merged in */
 	int64_t tiled_last;		/* then: their latest event */
 };
 
-static void mono_free(struct mono *m)
+static inline uint32_t *queue(const struct feat_state *st,
+			      const struct feat_state_key *k, uint32_t q)
 {
-	free(m->seq);
+	return (uint32_t *)(k->ring + k->cap * st->entry_words) + k->cap * q;
 }
 
-static int mono_push(struct mono *m, uint64_t s)
+static inline uint32_t mono_front(const struct feat_state *st,
+				  const struct feat_state_key *k, uint32_t q,
+				  const struct mono *m)
 {
-	if (m->len == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 8, i;
-		uint64_t *q = malloc(cap * sizeof(*q));
+	return queue(st, k, q)[m->head];
+}
 
-		if (!q)
-			return -1;
-		for (i = 0; i < m->len; i++)
-			q[i] = m->seq[(m->head + i) & (m->cap - 1)];
-		free(m->seq);
-		m->seq = q;
-		m->cap = cap;
-		m->head = 0;
-	}
-	m->seq[(m->head + m->len) & (m->cap - 1)] = s;
+static inline uint32_t mono_back(const struct feat_state *st,
+				 const struct feat_state_key *k, uint32_t q,
+				 const struct mono *m)
+{
+	return queue(st, k, q)[(m->head + m->len - 1) & (k->cap - 1)];
+}
+
+/* The ring has room for seq, so the queue has room for one more. */
+static inline void mono_push(const struct feat_state *st,
+			     const struct feat_state_key *k, uint32_t q,
+			     struct mono *m, uint64_t seq)
+{
+	queue(st, k, q)[(m->head + m->len) & (k->cap - 1)] = (uint32_t)seq;
 	m->len++;
-	return 0;
 }
 
-static inline uint64_t mono_front(const struct mono *m)
+static inline void mono_pop_front(const struct feat_state_key *k,
+				  struct mono *m)
 {
-	return m->seq[m->head & (m->cap - 1)];
-}
-
-static inline uint64_t mono_back(const struct mono *m)
-{
-	return m->seq[(m->head + m->len - 1) & (m->cap - 1)];
+	m->head = (m->head + 1) & (uint32_t)(k->cap - 1);
+	m->len--;
 }
 
 static inline uint64_t *entry(const struct feat_state *st,
 			      const struct feat_state_key *k, uint64_t seq)
 {
 	return k->ring + (seq & (k->cap - 1)) * st->entry_words;
+}
+
+/* The null mask of entry seq: a bit per ring column (st->rbit). */
+static inline unsigned char *mask_bytes(const struct feat_state *st,
+					const struct feat_state_key *k)
+{
+	return (unsigned char *)queue(st, k, (uint32_t)st->nq);
+}
+
+static inline uint64_t ring_mask(const struct feat_state *st,
+				 const struct feat_state_key *k, uint64_t seq)
+{
+	if (st->mask_word)
+		return entry(st, k, seq)[1];
+	return mask_bytes(st, k)[seq & (k->cap - 1)];
 }
 
 static int64_t as_i(uint64_t w)
@@ -125,10 +191,120 @@ static double as_d(uint64_t w)
 	return d;
 }
 
-/* Words compare and read back as the aggregation states' do (aggop.c). */
-static int cmp_word(const struct feat_state *st, enum feat_type t, uint64_t a,
-		    uint64_t b)
+/*
+ * d as a whole number of 2^-64 units, when it is one and below 2^62 in
+ * magnitude (so below 2^126 units). Returns 1 and sets *x, or 0.
+ */
+static inline int fix_of(double d, feat_i128 *x)
 {
+	uint64_t bits, mant;
+	feat_i128 v;
+	int e, sh;
+
+	memcpy(&bits, &d, 8);
+	e = (int)(bits >> 52 & 0x7ff);
+	mant = bits & FRAC_MASK;
+	if (!e) {
+		if (mant)
+			return 0;
+		*x = 0;
+		return 1;
+	}
+	mant |= UINT64_C(1) << 52;
+	/* d = mant * 2^(e - 1075) = mant * 2^sh units */
+	sh = e - 1075 + 64;
+	if (sh >= 0) {
+		if (sh > 126 - 53)
+			return 0;
+		v = (feat_i128)mant << sh;
+	} else {
+		if (sh < -52 || (mant & ((UINT64_C(1) << -sh) - 1)))
+			return 0;
+		v = (feat_i128)(mant >> -sh);
+	}
+	*x = bits >> 63 ? -v : v;
+	return 1;
+}
+
+/* The fixed-point sum x, correctly rounded: the conversion from 128 bits
+ * rounds to nearest, ties to even, and scaling by 2^-64 is exact (x is a
+ * whole number of units, far above the subnormal range). */
+static inline double fix_round(feat_i128 x)
+{
+	return (double)x * 0x1p-64;
+}
+
+/* Moves the fixed-point sum *x into a new exact accumulator, in three
+ * pieces of at most 52 bits, each an exact double. NULL: out of memory. */
+static struct feat_accum *fix_widen(feat_i128 *x)
+{
+	struct feat_accum *a = malloc(sizeof(*a));
+	unsigned __int128 u;
+	int neg = *x < 0;
+
+	if (!a)
+		return NULL;
+	feat_accum_init(a);
+	u = neg ? -(unsigned __int128)*x : (unsigned __int128)*x;
+	{
+		double lo = (double)(uint64_t)(u & FRAC_MASK) * 0x1p-64;
+		double mid = (double)(uint64_t)(u >> 52 & FRAC_MASK) * 0x1p-12;
+		double hi = (double)(uint64_t)(u >> 104) * 0x1p40;
+
+		if (neg) {
+			feat_accum_sub(a, lo);
+			feat_accum_sub(a, mid);
+			feat_accum_sub(a, hi);
+		} else {
+			feat_accum_add(a, lo);
+			feat_accum_add(a, mid);
+			feat_accum_add(a, hi);
+		}
+	}
+	*x = 0;
+	return a;
+}
+
+/* Adds (sign 1) or subtracts (sign -1) the double d to the sum held in
+ * *x and *acc. Returns 0, or -1 when out of memory. */
+static inline int dsum_add(feat_i128 *x, struct feat_accum **acc, double d,
+			   int sign)
+{
+	feat_i128 v, r;
+
+	if (!*acc) {
+		if (fix_of(d, &v) &&
+		    !(sign > 0 ? __builtin_add_overflow(*x, v, &r)
+			       : __builtin_sub_overflow(*x, v, &r))) {
+			*x = r;
+			return 0;
+		}
+		*acc = fix_widen(x);
+		if (!*acc)
+			return -1;
+	}
+	if (sign > 0)
+		feat_accum_add(*acc, d);
+	else
+		feat_accum_sub(*acc, d);
+	return 0;
+}
+
+static double dsum_round(feat_i128 x, struct feat_accum *acc)
+{
+	return acc ? feat_accum_round(acc) : fix_round(x);
+}
+
+/* Words compare and read back as the aggregation states' do (aggop.c). */
+static inline int cmp_word(const struct feat_state *st, enum feat_type t,
+			   uint64_t a, uint64_t b)
+{
+	/* the common case without a call; aggop.c's rule for doubles */
+	if (t == FEAT_DOUBLE) {
+		double x = as_d(a), y = as_d(b);
+
+		return x < y ? -1 : x > y;
+	}
 	return feat_word_cmp(&st->ctx, t, a, b);
 }
 
@@ -136,6 +312,106 @@ static void to_value(const struct feat_state *st, enum feat_type t, uint64_t w,
 		     struct feat_value *v)
 {
 	feat_word_value(&st->ctx, t, w, v);
+}
+
+static int is_double_sum(const struct feat_state *st, size_t input,
+			 unsigned need)
+{
+	return (need & SUMS) &&
+	       st->g->cols[st->g->inputs[input]].type == FEAT_DOUBLE;
+}
+
+static size_t align16(size_t n)
+{
+	return (n + 15) & ~(size_t)15;
+}
+
+/*
+ * Lays out the running aggregates, the ring entries and a key's block
+ * from need_w, need_u, fkind and nrun; again (before any key exists)
+ * whenever those change.
+ */
+static int plan_layout(struct feat_state *st)
+{
+	const struct feat_group_by *g = st->g;
+	size_t ni = g->ninputs, w, i, f, ncol = 0;
+	unsigned char *in_ring = calloc(ni + 1, 1);
+
+	free(st->rcol);
+	free(st->stat);
+	free(st->wfirst);
+	free(st->ws_at);
+	free(st->us_at);
+	st->nstat = st->nus = st->nq = 0;
+
+	st->rcol = calloc(ni + 1, sizeof(*st->rcol));
+	st->stat = calloc(st->nwin * ni + 1, sizeof(*st->stat));
+	st->wfirst = calloc(st->nwin + 1, sizeof(*st->wfirst));
+	st->ws_at = calloc(st->nwin * ni + 1, sizeof(*st->ws_at));
+	st->us_at = calloc(ni + 1, sizeof(*st->us_at));
+	if (!in_ring || !st->rcol || !st->stat || !st->wfirst || !st->ws_at ||
+	    !st->us_at) {
+		free(in_ring);
+		return -1;
+	}
+	/* Ring entries keep the inputs that bounded windows read back. */
+	for (w = 0; w < st->nwin; w++)
+		for (i = 0; i < ni; i++)
+			if (st->need_w[w * ni + i])
+				in_ring[i] = 1;
+	for (f = 0; f < g->nfeatures; f++) {
+		const struct feat_agg *a = &g->aggs[g->features[f].agg];
+
+		if (st->fkind[f] != FEAT_FK_FOLD)
+			continue;
+		if (a->input >= 0)
+			in_ring[a->input] = 1;
+		if (a->by >= 0)
+			in_ring[a->by] = 1;
+	}
+	for (i = 0; i < ni; i++)
+		ncol += in_ring[i];
+	/*
+	 * An entry is the time, then the columns; the null mask of up to 8
+	 * columns is a byte of its own after the queues (most plans read
+	 * back one or two inputs), else a word after the time.
+	 */
+	st->mask_word = ncol > 8;
+	for (i = 0, ncol = 0; i < ni; i++)
+		st->rcol[i] = in_ring[i] ? (uint32_t)(1 + st->mask_word + ncol++) : 0;
+	free(in_ring);
+	st->entry_words = 1 + st->mask_word + ncol;
+	for (w = 0; w < st->nwin; w++) {
+		st->wfirst[w] = st->nstat;
+		for (i = 0; i < ni; i++) {
+			unsigned need = st->need_w[w * ni + i];
+			struct feat_state_stat *s = &st->stat[st->nstat];
+
+			st->ws_at[w * ni + i] = -1;
+			if (!need)
+				continue;
+			st->ws_at[w * ni + i] = (long)st->nstat++;
+			s->in = (uint32_t)i;
+			s->col = st->rcol[i];
+			s->rbit = st->rcol[i] - 1 - (uint32_t)st->mask_word;
+			s->need = need;
+			s->dbl = is_double_sum(st, i, need);
+			if (need & NEED(FEAT_OP_MIN))
+				s->mnq = (uint32_t)st->nq++;
+			if (need & NEED(FEAT_OP_MAX))
+				s->mxq = (uint32_t)st->nq++;
+		}
+	}
+	st->wfirst[st->nwin] = st->nstat;
+	for (i = 0; i < ni; i++)
+		st->us_at[i] = st->need_u[i] ? (long)st->nus++ : -1;
+	st->off_tail = align16(sizeof(struct feat_state_key));
+	st->off_ws = align16(st->off_tail + st->nwin * sizeof(uint64_t));
+	st->off_us = align16(st->off_ws + st->nstat * sizeof(struct wstat));
+	st->off_run = align16(st->off_us + st->nus * sizeof(struct ustat));
+	st->off_hr = align16(st->off_run + st->nrun * sizeof(struct feat_astate));
+	st->key_size = align16(st->off_hr + st->nhop * sizeof(struct hopring));
+	return 0;
 }
 
 int feat_state_init(struct feat_state *st, const struct feat_group_by *g,
@@ -228,7 +504,21 @@ int feat_state_init(struct feat_state *st, const struct feat_group_by *g,
 		else
 			st->need_u[i] |= NEED(a->op);
 	}
-	st->entry_words = 2 + g->ninputs;
+	if (plan_layout(st) < 0)
+		return feat_error_nomem(err);
+	st->pend = calloc(PEND, sizeof(struct pend));
+	st->pend_words = calloc(PEND * (g->ninputs + 1), sizeof(*st->pend_words));
+	st->pend_types = calloc(PEND * (g->ninputs + 1), 1);
+	if (!st->pend || !st->pend_words || !st->pend_types)
+		return feat_error_nomem(err);
+	/*
+	 * Exploded lists intern their elements when applied, so with them
+	 * events are applied at once: the ids of strings stay in event order.
+	 */
+	st->pend_depth = PEND;
+	for (f = 0; f < g->nfeatures; f++)
+		if (g->aggs[g->features[f].agg].explode)
+			st->pend_depth = 0;
 	return 0;
 }
 
@@ -259,25 +549,17 @@ static void key_free(const struct feat_state *st, struct feat_state_key *k)
 
 	if (!k)
 		return;
-	for (i = 0; i < st->nwin * st->g->ninputs; i++) {
+	for (i = 0; i < st->nstat; i++)
 		free(k->ws[i].acc);
-		mono_free(&k->ws[i].mn);
-		mono_free(&k->ws[i].mx);
-	}
-	for (i = 0; i < st->g->ninputs; i++)
+	for (i = 0; i < st->nus; i++)
 		free(k->us[i].acc);
-	for (i = 0; k->run && i < st->g->nfeatures; i++)
+	for (i = 0; i < st->g->nfeatures; i++)
 		if (st->fkind[i] == FEAT_FK_RUN)
 			feat_aggop_release(&st->g->aggs[st->g->features[i].agg],
 					   &k->run[st->fslot[i]]);
-	for (i = 0; k->hr && i < st->nhop; i++)
+	for (i = 0; i < st->nhop; i++)
 		hopring_free(st, i, &k->hr[i]);
-	free(k->run);
-	free(k->hr);
 	free(k->ring);
-	free(k->tail);
-	free(k->ws);
-	free(k->us);
 	free(k);
 }
 
@@ -308,98 +590,83 @@ void feat_state_release(struct feat_state *st)
 	free(st->hop_nfeat);
 	free(st->hop_feat);
 	free(st->words);
+	free(st->rcol);
+	free(st->stat);
+	free(st->wfirst);
+	free(st->ws_at);
+	free(st->us_at);
+	free(st->pend);
+	free(st->pend_words);
+	free(st->pend_types);
 	memset(st, 0, sizeof(*st));
-}
-
-static int is_double_sum(const struct feat_state *st, size_t input,
-			 unsigned need)
-{
-	return (need & (NEED(FEAT_OP_SUM) | NEED(FEAT_OP_AVG))) &&
-	       st->g->cols[st->g->inputs[input]].type == FEAT_DOUBLE;
 }
 
 static struct feat_state_key *key_new(const struct feat_state *st)
 {
 	const struct feat_group_by *g = st->g;
-	struct feat_state_key *k = calloc(1, sizeof(*k));
-	size_t w, i;
+	char *blk = calloc(1, st->key_size);
+	struct feat_state_key *k = (struct feat_state_key *)blk;
+	size_t i;
 
 	if (!k)
 		return NULL;
-	k->tail = calloc(st->nwin + 1, sizeof(*k->tail));
-	k->ws = calloc(st->nwin * g->ninputs + 1, sizeof(*k->ws));
-	k->us = calloc(g->ninputs + 1, sizeof(*k->us));
-	k->run = calloc(st->nrun + 1, sizeof(*k->run));
-	k->hr = calloc(st->nhop + 1, sizeof(*k->hr));
-	if (!k->tail || !k->ws || !k->us || !k->run || !k->hr)
-		goto fail;
+	k->tail = (uint64_t *)(blk + st->off_tail);
+	k->ws = (struct wstat *)(blk + st->off_ws);
+	k->us = (struct ustat *)(blk + st->off_us);
+	k->run = (struct feat_astate *)(blk + st->off_run);
+	k->hr = (struct hopring *)(blk + st->off_hr);
 	for (i = 0; i < g->nfeatures; i++)
 		if (st->fkind[i] == FEAT_FK_RUN &&
 		    feat_aggop_init(&g->aggs[g->features[i].agg],
 				    &k->run[st->fslot[i]]) < 0)
 			goto fail;
-	for (w = 0; w < st->nwin; w++)
-		for (i = 0; i < g->ninputs; i++) {
-			struct wstat *s = &k->ws[w * g->ninputs + i];
-
-			if (is_double_sum(st, i, st->need_w[w * g->ninputs + i])) {
-				s->acc = malloc(sizeof(*s->acc));
-				if (!s->acc)
-					goto fail;
-				feat_accum_init(s->acc);
-			}
-		}
-	for (i = 0; i < g->ninputs; i++)
-		if (is_double_sum(st, i, st->need_u[i])) {
-			k->us[i].acc = malloc(sizeof(*k->us[i].acc));
-			if (!k->us[i].acc)
-				goto fail;
-			feat_accum_init(k->us[i].acc);
-		}
 	return k;
 fail:
+	/* RUN states not yet initialised are zero, which releases as empty */
 	key_free(st, k);
 	return NULL;
 }
 
-/* Removes the oldest event of window w from its aggregates. */
-static void leave(const struct feat_state *st, struct feat_state_key *k,
-		  size_t w)
+/* Removes the oldest event of window w from its aggregates. Returns 0, or
+ * -1 when out of memory. */
+static int leave(const struct feat_state *st, struct feat_state_key *k,
+		 size_t w)
 {
-	const struct feat_group_by *g = st->g;
 	uint64_t s = k->tail[w];
 	const uint64_t *e = entry(st, k, s);
+	uint64_t rm = ring_mask(st, k, s);
 	size_t i;
 
-	for (i = 0; i < g->ninputs; i++) {
-		struct wstat *ws = &k->ws[w * g->ninputs + i];
-		unsigned need = st->need_w[w * g->ninputs + i];
+	for (i = st->wfirst[w]; i < st->wfirst[w + 1]; i++) {
+		const struct feat_state_stat *d = &st->stat[i];
+		struct wstat *ws = &k->ws[i];
 
-		if (!need || (e[1] >> i & 1))
+		if (rm >> d->rbit & 1)
 			continue;
 		ws->n--;
-		if (ws->acc)
-			feat_accum_sub(ws->acc, as_d(e[2 + i]));
-		else
-			ws->isum -= (int64_t)e[2 + i];
-		if (ws->mn.len && mono_front(&ws->mn) == s) {
-			ws->mn.head++;
-			ws->mn.len--;
+		if (d->dbl) {
+			if (dsum_add(&ws->isum, &ws->acc, as_d(e[d->col]), -1) < 0)
+				return -1;
+		} else if (d->need & SUMS) {
+			ws->isum -= (int64_t)e[d->col];
 		}
-		if (ws->mx.len && mono_front(&ws->mx) == s) {
-			ws->mx.head++;
-			ws->mx.len--;
-		}
+		if (ws->mn.len && mono_front(st, k, d->mnq, &ws->mn) == (uint32_t)s)
+			mono_pop_front(k, &ws->mn);
+		if (ws->mx.len && mono_front(st, k, d->mxq, &ws->mx) == (uint32_t)s)
+			mono_pop_front(k, &ws->mx);
 	}
 	k->tail[w]++;
+	return 0;
 }
 
-/* Moves window w's tail past every event before limit. */
-static void advance(const struct feat_state *st, struct feat_state_key *k,
-		    size_t w, int64_t limit)
+/* Moves window w's tail past every event before limit. 0 or -1. */
+static inline int advance(const struct feat_state *st, struct feat_state_key *k,
+		   size_t w, int64_t limit)
 {
 	while (k->tail[w] < k->head && as_i(entry(st, k, k->tail[w])[0]) < limit)
-		leave(st, k, w);
+		if (leave(st, k, w) < 0)
+			return -1;
+	return 0;
 }
 
 static int64_t sub_sat(int64_t a, int64_t b)
@@ -409,17 +676,51 @@ static int64_t sub_sat(int64_t a, int64_t b)
 	return a - b;
 }
 
+/* Doubles the ring block: entries keep their seqs' places, queues start
+ * at 0 again. */
 static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
 {
-	size_t cap = k->cap ? k->cap * 2 : 4;
-	uint64_t *r = malloc(cap * st->entry_words * sizeof(*r));
-	uint64_t s;
+	size_t cap = k->cap ? k->cap * 2 : 4, i;
+	uint64_t *r, s;
 
+	/* queues hold the low 32 bits of seqs, exact below 2^32 entries */
+	if (cap > (size_t)1 << 31)
+		return -1;
+	r = malloc(cap * (st->entry_words * sizeof(*r) + st->nq * sizeof(uint32_t) +
+			  !st->mask_word));
 	if (!r)
 		return -1;
 	for (s = k->base; s < k->head; s++)
 		memcpy(r + (s & (cap - 1)) * st->entry_words, entry(st, k, s),
 		       st->entry_words * sizeof(*r));
+	if (!st->mask_word) {
+		unsigned char *to = (unsigned char *)((uint32_t *)(r + cap * st->entry_words) +
+						      cap * st->nq);
+
+		for (s = k->base; s < k->head; s++)
+			to[s & (cap - 1)] = mask_bytes(st, k)[s & (k->cap - 1)];
+	}
+	for (i = 0; i < st->nstat; i++) {
+		const struct feat_state_stat *d = &st->stat[i];
+		struct mono *m[2];
+		uint32_t q[2];
+		int j;
+
+		m[0] = &k->ws[i].mn;
+		m[1] = &k->ws[i].mx;
+		q[0] = d->mnq;
+		q[1] = d->mxq;
+		for (j = 0; j < 2; j++) {
+			uint32_t *to = (uint32_t *)(r + cap * st->entry_words) + cap * q[j];
+			uint32_t x;
+
+			if (!(d->need & NEED(j ? FEAT_OP_MAX : FEAT_OP_MIN)))
+				continue;
+			for (x = 0; x < m[j]->len; x++)
+				to[x] = queue(st, k, q[j])[(m[j]->head + x) & (k->cap - 1)];
+			m[j]->head = 0;
+		}
+	}
 	free(k->ring);
 	k->ring = r;
 	k->cap = cap;
@@ -603,14 +904,197 @@ static int add_generic(struct feat_state *st, struct feat_state_key *k,
 	return 0;
 }
 
+static inline uint64_t *pend_words(const struct feat_state *st, size_t slot)
+{
+	return st->pend_words + slot * (st->g->ninputs + 1);
+}
+
+static inline unsigned char *pend_types(const struct feat_state *st,
+					size_t slot)
+{
+	return st->pend_types + slot * (st->g->ninputs + 1);
+}
+
+/* Asks for the lines that applying an event to k will read. */
+static void prefetch_key(const struct feat_state *st,
+			 const struct feat_state_key *k)
+{
+	size_t w, i;
+
+	if (!k->cap)
+		return;
+	for (w = 0; w < st->nwin; w++)
+		__builtin_prefetch(entry(st, k, k->tail[w]));
+	__builtin_prefetch(entry(st, k, k->head), 1);
+	if (!st->mask_word)
+		__builtin_prefetch(&mask_bytes(st, k)[k->head & (k->cap - 1)], 1);
+	for (i = 0; i < st->nstat; i++) {
+		const struct feat_state_stat *d = &st->stat[i];
+		const struct wstat *ws = &k->ws[i];
+
+		if (ws->mn.len)
+			__builtin_prefetch(&queue(st, k, d->mnq)[(ws->mn.head + ws->mn.len - 1) & (k->cap - 1)], 1);
+		if (ws->mx.len)
+			__builtin_prefetch(&queue(st, k, d->mxq)[(ws->mx.head + ws->mx.len - 1) & (k->cap - 1)], 1);
+	}
+}
+
+/* Applies the event of queue slot q to its key. 0 or -1 (out of memory). */
+static int apply(struct feat_state *st, size_t q)
+{
+	const struct feat_group_by *g = st->g;
+	const struct pend *pe = &((const struct pend *)st->pend)[q];
+	struct feat_state_key *k;
+	const uint64_t *words = pend_words(st, q);
+	const unsigned char *types = pend_types(st, q);
+	int64_t ts = pe->ts;
+	uint64_t *e, mask = pe->mask, seq;
+	size_t w, i;
+
+	if (pe->id < 0)
+		return 0;
+	k = pe->k ? pe->k : st->per_key[pe->id];
+	/* Events older than every window of any later T can go. */
+	if (st->nwin) {
+		uint64_t lo = k->head;
+
+		for (w = 0; w < st->nwin; w++) {
+			if (advance(st, k, w, sub_sat(ts, st->wins[w])) < 0)
+				return -1;
+			if (k->tail[w] < lo)
+				lo = k->tail[w];
+		}
+		k->base = lo;
+		if (k->head - k->base == k->cap && ring_grow(st, k) < 0)
+			return -1;
+	}
+	seq = k->head;
+	if (st->nwin) {
+		uint64_t rm = 0;
+
+		e = entry(st, k, seq);
+		e[0] = (uint64_t)ts;
+		for (i = 0; i < g->ninputs; i++)
+			if (st->rcol[i]) {
+				e[st->rcol[i]] = words[i];
+				rm |= (mask >> i & 1) << (st->rcol[i] - 1 - st->mask_word);
+			}
+		if (st->mask_word)
+			e[1] = rm;
+		else
+			mask_bytes(st, k)[seq & (k->cap - 1)] = (unsigned char)rm;
+	}
+	for (i = 0; i < st->nstat; i++) {
+		const struct feat_state_stat *d = &st->stat[i];
+		struct wstat *ws = &k->ws[i];
+		uint64_t word = words[d->in];
+		enum feat_type t = (enum feat_type)types[d->in];
+
+		if (mask >> d->in & 1)
+			continue;
+		ws->n++;
+		if (d->dbl) {
+			if (dsum_add(&ws->isum, &ws->acc, as_d(word), 1) < 0)
+				return -1;
+		} else if (d->need & SUMS) {
+			ws->isum += (int64_t)word;
+		}
+		ws->last = seq + 1;
+		/* Earliest of equal extremes stays in front. */
+		if (d->need & NEED(FEAT_OP_MIN)) {
+			while (ws->mn.len &&
+			       cmp_word(st, t, entry(st, k, mono_back(st, k, d->mnq, &ws->mn))[d->col], word) > 0)
+				ws->mn.len--;
+			mono_push(st, k, d->mnq, &ws->mn, seq);
+		}
+		if (d->need & NEED(FEAT_OP_MAX)) {
+			while (ws->mx.len &&
+			       cmp_word(st, t, entry(st, k, mono_back(st, k, d->mxq, &ws->mx))[d->col], word) < 0)
+				ws->mx.len--;
+			mono_push(st, k, d->mxq, &ws->mx, seq);
+		}
+	}
+	for (i = 0; i < g->ninputs; i++) {
+		struct ustat *us;
+		uint64_t word = words[i];
+		enum feat_type t = (enum feat_type)types[i];
+
+		if (st->us_at[i] < 0 || (mask >> i & 1))
+			continue;
+		us = &k->us[st->us_at[i]];
+		us->n++;
+		if (is_double_sum(st, i, st->need_u[i])) {
+			if (dsum_add(&us->isum, &us->acc, as_d(word), 1) < 0)
+				return -1;
+		} else {
+			us->isum += (int64_t)word;
+		}
+		if ((st->need_u[i] & NEED(FEAT_OP_MIN)) &&
+		    (!us->has || cmp_word(st, t, word, us->min) < 0))
+			us->min = word;
+		if ((st->need_u[i] & NEED(FEAT_OP_MAX)) &&
+		    (!us->has || cmp_word(st, t, word, us->max) > 0))
+			us->max = word;
+		us->last = word;
+		us->has = 1;
+	}
+	if (st->nrun || st->nhop) {
+		memcpy(st->words, words, g->ninputs * sizeof(*words));
+		if (add_generic(st, k, ts, mask) < 0)
+			return -1;
+	}
+	k->head++;
+	k->total++;
+	if (!st->nwin)
+		k->base = k->head;
+	return 0;
+}
+
+/*
+ * Applies the queued events of key id, oldest first, leaving the others
+ * queued: keys' states are independent. 0 or -1 (out of memory).
+ */
+static int apply_key(struct feat_state *st, long id)
+{
+	struct pend *pend = st->pend;
+	size_t n;
+
+	for (n = 0; n < st->npend; n++) {
+		size_t q = (st->pend_head + n) % PEND;
+
+		if (pend[q].id != id)
+			continue;
+		if (apply(st, q) < 0)
+			return -1;
+		pend[q].id = -1;
+	}
+	return 0;
+}
+
+/* Applies every queued event, oldest first. 0 or -1 (out of memory). */
+static int apply_pending(struct feat_state *st)
+{
+	while (st->npend) {
+		size_t q = st->pend_head;
+
+		st->pend_head = (st->pend_head + 1) % PEND;
+		st->npend--;
+		if (apply(st, q) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 		   int64_t ts, const struct feat_value *inputs,
 		   struct feat_error *err)
 {
 	const struct feat_group_by *g = st->g;
 	struct feat_state_key *k;
-	uint64_t *e, mask = 0, seq;
-	size_t w, i;
+	struct pend *pe;
+	uint64_t *words, mask = 0;
+	unsigned char *types;
+	size_t i, q;
 	int added;
 	long id = feat_keymap_intern(&st->keys, key, klen, &added);
 
@@ -631,39 +1115,27 @@ int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 		if (!st->per_key[id])
 			return feat_error_nomem(err);
 	}
-	k = st->per_key[id];
-	/* Events older than every window of any later T can go. */
-	if (st->nwin) {
-		uint64_t lo = k->head;
-
-		for (w = 0; w < st->nwin; w++) {
-			advance(st, k, w, sub_sat(ts, st->wins[w]));
-			if (k->tail[w] < lo)
-				lo = k->tail[w];
-		}
-		k->base = lo;
-		if (k->head - k->base == k->cap && ring_grow(st, k) < 0)
+	/* A full queue makes room first. */
+	if (st->pend_depth && st->npend == st->pend_depth) {
+		q = st->pend_head;
+		st->pend_head = (st->pend_head + 1) % PEND;
+		st->npend--;
+		if (apply(st, q) < 0)
 			return feat_error_nomem(err);
 	}
-	seq = k->head;
-	for (i = 0; i < g->ninputs; i++)
-		if (inputs[i].type == FEAT_NULL)
-			mask |= 1ull << i;
-	if (st->nwin) {
-		e = entry(st, k, seq);
-		e[0] = (uint64_t)ts;
-		e[1] = mask;
-	} else {
-		e = NULL;
-	}
+	q = (st->pend_head + st->npend) % PEND;
+	words = pend_words(st, q);
+	types = pend_types(st, q);
 	for (i = 0; i < g->ninputs; i++) {
 		const struct feat_value *v = &inputs[i];
 		uint64_t word;
-		unsigned need;
 
-		if (v->type == FEAT_NULL)
-			continue;
+		types[i] = (unsigned char)v->type;
 		switch (v->type) {
+		case FEAT_NULL:
+			mask |= 1ull << i;
+			word = 0;
+			break;
 		case FEAT_DOUBLE:
 			memcpy(&word, &v->u.d, 8);
 			break;
@@ -683,60 +1155,41 @@ int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 			word = (uint64_t)v->u.i;
 			break;
 		}
-		if (e)
-			e[2 + i] = word;
-		st->words[i] = word;
-		for (w = 0; w < st->nwin; w++) {
-			struct wstat *ws = &k->ws[w * g->ninputs + i];
+		words[i] = word;
+	}
+	pe = &((struct pend *)st->pend)[q];
+	pe->id = id;
+	pe->k = NULL;
+	pe->ts = ts;
+	pe->mask = mask;
+	st->npend++;
+	/*
+	 * Three stages, each asking for what the next one reads: now the
+	 * key's entry in per_key; a quarter of the queue later its block;
+	 * half of the queue later its ring lines; then it is applied.
+	 */
+	__builtin_prefetch(&st->per_key[id]);
+	if (st->npend > PEND / 4) {
+		struct pend *p = &((struct pend *)st->pend)[(q + PEND - PEND / 4) % PEND];
 
-			need = st->need_w[w * g->ninputs + i];
-			if (!need)
-				continue;
-			ws->n++;
-			if (ws->acc)
-				feat_accum_add(ws->acc, v->u.d);
-			else
-				ws->isum += (int64_t)word;
-			ws->last = seq + 1;
-			/* Earliest of equal extremes stays in front. */
-			if (need & NEED(FEAT_OP_MIN)) {
-				while (ws->mn.len &&
-				       cmp_word(st, v->type, entry(st, k, mono_back(&ws->mn))[2 + i], word) > 0)
-					ws->mn.len--;
-				if (mono_push(&ws->mn, seq) < 0)
-					return feat_error_nomem(err);
-			}
-			if (need & NEED(FEAT_OP_MAX)) {
-				while (ws->mx.len &&
-				       cmp_word(st, v->type, entry(st, k, mono_back(&ws->mx))[2 + i], word) < 0)
-					ws->mx.len--;
-				if (mono_push(&ws->mx, seq) < 0)
-					return feat_error_nomem(err);
-			}
-		}
-		need = st->need_u[i];
-		if (need) {
-			struct ustat *us = &k->us[i];
+		if (p->id >= 0) {
+			k = st->per_key[p->id];
+			p->k = k;
+			size_t off;
 
-			us->n++;
-			if (us->acc)
-				feat_accum_add(us->acc, v->u.d);
-			else
-				us->isum += (int64_t)word;
-			if (!us->has || cmp_word(st, v->type, word, us->min) < 0)
-				us->min = word;
-			if (!us->has || cmp_word(st, v->type, word, us->max) > 0)
-				us->max = word;
-			us->last = word;
-			us->has = 1;
+			for (off = 0; off < st->key_size; off += 64)
+				__builtin_prefetch((const char *)k + off, 1);
 		}
 	}
-	if (add_generic(st, k, ts, mask) < 0)
+	if (st->npend > PEND / 2) {
+		struct pend *p = &((struct pend *)st->pend)[(q + PEND - PEND / 2) % PEND];
+
+		if (p->id >= 0 && p->k)
+			prefetch_key(st, p->k);
+	}
+	/* Without a queue (see feat_state_init) the event goes in now. */
+	if (!st->pend_depth && apply_pending(st) < 0)
 		return feat_error_nomem(err);
-	k->head++;
-	k->total++;
-	if (!st->nwin)
-		k->base = k->head;
 	return 0;
 }
 
@@ -764,6 +1217,9 @@ int feat_state_tiled(struct feat_state *st, struct feat_error *err)
 			st->fslot[f] = st->nrun++;
 		}
 	memset(st->need_u, 0, (g->ninputs + 1) * sizeof(*st->need_u));
+	/* No key exists yet: their layout can change. */
+	if (plan_layout(st) < 0)
+		return feat_error_nomem(err);
 	return 0;
 }
 
@@ -811,6 +1267,9 @@ int feat_state_merge(struct feat_state *st, const void *key, size_t klen,
 		if (!st->per_key[id])
 			return feat_error_nomem(err);
 	}
+	/* Events of the key still queued go first. */
+	if (apply_key(st, id) < 0)
+		return feat_error_nomem(err);
 	k = st->per_key[id];
 	for (f = 0; f < g->nfeatures; f++) {
 		size_t a = g->features[f].agg;
@@ -841,6 +1300,12 @@ int feat_state_merge(struct feat_state *st, const void *key, size_t klen,
 	return 0;
 }
 
+void feat_state_prefetch(const struct feat_state *st, const void *key,
+			 size_t klen)
+{
+	feat_keymap_prefetch(&st->keys, key, klen);
+}
+
 long feat_state_find(const struct feat_state *st, const void *key,
 		     size_t klen)
 {
@@ -848,14 +1313,14 @@ long feat_state_find(const struct feat_state *st, const void *key,
 }
 
 static void sum_value(int64_t n, feat_i128 isum, struct feat_accum *acc,
-		      enum feat_op op, struct feat_value *v)
+		      int dbl, enum feat_op op, struct feat_value *v)
 {
 	if (!n) {
 		v->type = FEAT_NULL;
 		return;
 	}
-	if (acc) {
-		double d = feat_accum_round(acc);
+	if (dbl) {
+		double d = dsum_round(isum, acc);
 
 		if (op == FEAT_OP_AVG)
 			d /= (double)n;
@@ -884,16 +1349,19 @@ static int eval_fold(struct feat_state *st, struct feat_state_key *k, size_t f,
 	feat_aggop_reset(a, s);
 	for (seq = k->tail[w]; seq < k->head; seq++) {
 		const uint64_t *e = entry(st, k, seq);
+		uint64_t rm = ring_mask(st, k, seq);
+		unsigned off = 1 + (unsigned)st->mask_word;
 
-		if (skip(a, e[1]))
+		/* skip(), with the entry's mask of ring columns */
+		if ((a->input >= 0 && (rm >> (st->rcol[a->input] - off) & 1)) ||
+		    (a->by >= 0 && (rm >> (st->rcol[a->by] - off) & 1)))
 			continue;
-		if (feed(st, a, s, a->input >= 0 ? e[2 + a->input] : 0,
-			 a->by >= 0 ? e[2 + a->by] : 0) < 0)
+		if (feed(st, a, s, a->input >= 0 ? e[st->rcol[a->input]] : 0,
+			 a->by >= 0 ? e[st->rcol[a->by]] : 0) < 0)
 			return -1;
 	}
 	return feat_aggop_result(a, &st->ctx, s, v, json);
 }
-
 /* The value of a sawtooth feature: its buckets from floor_H(T - W) on. */
 static int eval_hop(struct feat_state *st, struct feat_state_key *k, size_t f,
 		    int64_t T, struct feat_value *v, struct feat_buf *json)
@@ -935,9 +1403,12 @@ int feat_state_eval(struct feat_state *st, long id, int64_t T,
 				      "time %s falls inside a tile with events at or after it (until %s): state tiles answer only times on or after each tile's last event; use event tiles, or a resolution that divides the times asked",
 				      at, last);
 	}
+	if (k && apply_key(st, id) < 0)
+		return feat_error_nomem(err);
 	if (k)
 		for (w = 0; w < st->nwin; w++)
-			advance(st, k, w, sub_sat(T, st->wins[w]));
+			if (advance(st, k, w, sub_sat(T, st->wins[w])) < 0)
+				return feat_error_nomem(err);
 	for (f = 0; f < g->nfeatures; f++) {
 		const struct feat_agg *a = &g->aggs[g->features[f].agg];
 		struct feat_value *v = &out[f];
@@ -957,45 +1428,56 @@ int feat_state_eval(struct feat_state *st, long id, int64_t T,
 			rc = feat_aggop_result(a, &st->ctx, &k->run[st->fslot[f]], v, json);
 		} else if (st->fkind[f] == FEAT_FK_HOP) {
 			rc = eval_hop(st, k, f, T, v, json);
+		} else if (a->input < 0 && a->op != FEAT_OP_COUNT) {
+			;	/* no such feature: only count takes no input */
+		} else if (w < st->nwin && a->input < 0) {
+			/* count(*) */
+			v->type = FEAT_INT;
+			v->u.i = (int64_t)(k->head - k->tail[w]);
 		} else if (w < st->nwin) {
-			struct wstat *ws = &k->ws[w * g->ninputs + in];
+			long si = st->ws_at[w * g->ninputs + in];
+			const struct feat_state_stat *d = &st->stat[si];
+			struct wstat *ws = &k->ws[si];
 
 			switch (a->op) {
 			case FEAT_OP_COUNT:
 				v->type = FEAT_INT;
-				v->u.i = a->input < 0 ? (int64_t)(k->head - k->tail[w])
-						      : ws->n;
+				v->u.i = ws->n;
 				break;
 			case FEAT_OP_SUM:
 			case FEAT_OP_AVG:
-				sum_value(ws->n, ws->isum, ws->acc, a->op, v);
+				sum_value(ws->n, ws->isum, ws->acc, d->dbl, a->op, v);
 				break;
 			case FEAT_OP_MIN:
 				if (ws->mn.len)
-					to_value(st, t, entry(st, k, mono_front(&ws->mn))[2 + in], v);
+					to_value(st, t, entry(st, k, mono_front(st, k, d->mnq, &ws->mn))[d->col], v);
 				break;
 			case FEAT_OP_MAX:
 				if (ws->mx.len)
-					to_value(st, t, entry(st, k, mono_front(&ws->mx))[2 + in], v);
+					to_value(st, t, entry(st, k, mono_front(st, k, d->mxq, &ws->mx))[d->col], v);
 				break;
 			case FEAT_OP_LAST:
 				if (ws->last && ws->last - 1 >= k->tail[w])
-					to_value(st, t, entry(st, k, ws->last - 1)[2 + in], v);
+					to_value(st, t, entry(st, k, ws->last - 1)[d->col], v);
 				break;
 			default:
 				break;
 			}
+		} else if (a->input < 0) {
+			v->type = FEAT_INT;
+			v->u.i = (int64_t)k->total;
 		} else {
-			struct ustat *us = &k->us[in];
+			struct ustat *us = &k->us[st->us_at[in]];
 
 			switch (a->op) {
 			case FEAT_OP_COUNT:
 				v->type = FEAT_INT;
-				v->u.i = a->input < 0 ? (int64_t)k->total : us->n;
+				v->u.i = us->n;
 				break;
 			case FEAT_OP_SUM:
 			case FEAT_OP_AVG:
-				sum_value(us->n, us->isum, us->acc, a->op, v);
+				sum_value(us->n, us->isum, us->acc,
+					  is_double_sum(st, in, st->need_u[in]), a->op, v);
 				break;
 			case FEAT_OP_MIN:
 				if (us->has)

@@ -11,6 +11,12 @@
  * the number of keys times the contents of the longest window, not the
  * length of the input.
  *
+ * Events are applied a few calls after feat_state_add() (to overlap the
+ * cache misses of different keys' states); keys are interned at once, so
+ * feat_state_find() and the key count are current, and every function
+ * that reads a key's state first applies that key's waiting events
+ * (state.c: apply_key; keys' states are independent).
+ *
  * Evaluation moves window tails forward, so the times given to
  * feat_state_eval() for one key must not decrease, and each T must be later
  * than every event applied so far (events at or after T wait until after
@@ -31,6 +37,7 @@ struct feat_buf;
 struct feat_error;
 struct feat_group_by;
 struct feat_state_key;
+struct feat_state_stat;
 
 /* How a feature is kept (see state.c). */
 enum feat_fkind {
@@ -66,7 +73,23 @@ struct feat_state {
 					 * set once state records are taken */
 	uint64_t *words;		/* the inputs of the event being added */
 	struct feat_aggctx ctx;
-	size_t entry_words;		/* ring entry: ts, null mask, inputs */
+	size_t entry_words;		/* ring entry: ts, [null mask], inputs */
+	uint32_t *rcol;			/* per input: its word in an entry, or 0 */
+	int mask_word;			/* entries hold their null mask (state.c) */
+	struct feat_state_stat *stat;	/* running aggregates of bounded windows */
+	size_t nstat;
+	size_t *wfirst;			/* per bounded window: its first stat */
+	long *ws_at;			/* [nwin * ninputs]: the stat, or -1 */
+	long *us_at;			/* per input: its unbounded stat, or -1 */
+	size_t nus;
+	size_t nq;			/* monotonic queues per key */
+	size_t key_size;		/* a key's fixed block and its parts */
+	size_t off_tail, off_ws, off_us, off_run, off_hr;
+	/* events not yet applied (state.c: apply_pending) */
+	void *pend;
+	uint64_t *pend_words;
+	unsigned char *pend_types;
+	size_t pend_head, npend, pend_depth;
 };
 
 /* Prepares an empty state for g. Returns 0, or -1 with err set. */
@@ -104,6 +127,11 @@ int feat_state_tiled(struct feat_state *st, struct feat_error *err);
 int feat_state_merge(struct feat_state *st, const void *key, size_t klen,
 		     int64_t start, int64_t last, const unsigned char *states,
 		     size_t len, struct feat_error *err);
+
+/* A hint that an event of the encoded key will be added soon: asks for
+ * the memory that finding the key reads. No effect on the state. */
+void feat_state_prefetch(const struct feat_state *st, const void *key,
+			 size_t klen);
 
 /* The id of an encoded key, or -1 when no event of it has been applied. */
 long feat_state_find(const struct feat_state *st, const void *key,

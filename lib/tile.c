@@ -191,8 +191,41 @@ int feat_tile_put_value(struct feat_buf *b, const struct feat_value *v)
 	return 0;
 }
 
-int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
-			struct feat_value *v)
+/*
+ * Varints as buf.c reads them, with the one- and two-byte ones (most
+ * lengths and time deltas) read here without a call.
+ */
+static inline int get_varint(const unsigned char **p, const unsigned char *end,
+			     uint64_t *v)
+{
+	const unsigned char *s = *p;
+
+	if (end - s >= 2 && !(s[1] & 0x80)) {
+		if (!(s[0] & 0x80)) {
+			*v = s[0];
+			*p = s + 1;
+		} else {
+			*v = (uint64_t)(s[0] & 0x7f) | (uint64_t)s[1] << 7;
+			*p = s + 2;
+		}
+		return 0;
+	}
+	return feat_get_varint(p, end, v);
+}
+
+static inline int get_svarint(const unsigned char **p,
+			      const unsigned char *end, int64_t *v)
+{
+	uint64_t u;
+
+	if (get_varint(p, end, &u) < 0)
+		return -1;
+	*v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+	return 0;
+}
+
+static inline int get_value(const unsigned char **p, const unsigned char *end,
+			    struct feat_value *v)
 {
 	const unsigned char *s = *p;
 	uint64_t u;
@@ -213,7 +246,7 @@ int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
 	case TAG_INT:
 	case TAG_TIMESTAMP:
 		v->type = s[-1] == TAG_INT ? FEAT_INT : FEAT_TIMESTAMP;
-		if (feat_get_svarint(&s, end, &v->u.i) < 0)
+		if (get_svarint(&s, end, &v->u.i) < 0)
 			return -1;
 		break;
 	case TAG_DOUBLE: {
@@ -221,9 +254,14 @@ int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
 
 		if (end - s < 8)
 			return -1;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		(void)i;
+		memcpy(&u, s, 8);	/* the stream's byte order */
+#else
 		u = 0;
 		for (i = 7; i >= 0; i--)
 			u = u << 8 | s[i];
+#endif
 		memcpy(&v->u.d, &u, 8);
 		s += 8;
 		v->type = FEAT_DOUBLE;
@@ -235,7 +273,7 @@ int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
 	case TAG_VECTOR:
 	case TAG_STRLIST:
 	case TAG_MAP:
-		if (feat_get_varint(&s, end, &u) < 0 || u > (uint64_t)(end - s))
+		if (get_varint(&s, end, &u) < 0 || u > (uint64_t)(end - s))
 			return -1;
 		v->type = s0 == TAG_STRING ? FEAT_STRING
 			  : s0 == TAG_VECTOR ? FEAT_VECTOR
@@ -265,6 +303,12 @@ int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
 	}
 	*p = s;
 	return 0;
+}
+
+int feat_tile_get_value(const unsigned char **p, const unsigned char *end,
+			struct feat_value *v)
+{
+	return get_value(p, end, v);
 }
 
 int feat_tile_writer_init(struct feat_tile_writer *w, struct feat_output *out,
@@ -666,7 +710,8 @@ int feat_tile_reader_init(struct feat_tile_reader *r, const char *name,
 	for (i = 0; i < plan->ngroup_bys; i++)
 		if (plan->group_bys[i].ninputs > most)
 			most = plan->group_bys[i].ninputs;
-	r->vals = calloc(most + 1, sizeof(*r->vals));
+	r->nvals = most + 1;
+	r->vals = calloc(FEAT_TILE_AHEAD * r->nvals, sizeof(*r->vals));
 	/* The input buffer always exists, so that offsets into it do too. */
 	if (!r->name || !r->dctx || !r->vals || feat_buf_grow(&r->in, 4096) < 0)
 		return feat_error_nomem(err);
@@ -834,27 +879,21 @@ static int read_block(struct feat_tile_reader *r, struct feat_error *err)
 	return 1;
 }
 
-int feat_tile_reader_next(struct feat_tile_reader *r,
-			  struct feat_tile_rec *rec, struct feat_error *err)
+/* Decodes the next record of the block into rec, with values in vals.
+ * Returns 0, or -1 when it is corrupted. */
+static int decode_record(struct feat_tile_reader *r, struct feat_tile_rec *rec,
+			 struct feat_value *vals)
 {
 	const unsigned char *p, *end;
 	uint64_t klen, n;
 	int64_t d;
 	size_t i;
-	int got;
 
-	while (!r->block_left) {
-		if (r->state == 2)
-			return 0;
-		got = r->state == 0 ? read_header(r, err) : read_block(r, err);
-		if (got <= 0)
-			return got;
-	}
 	p = (const unsigned char *)r->block.ptr + r->block_off;
 	end = (const unsigned char *)r->block.ptr + r->block.len;
 	if (p >= end || *p++ != (r->resolution ? 2 : 1) ||
-	    feat_get_varint(&p, end, &klen) < 0 || klen > (uint64_t)(end - p))
-		goto corrupt;
+	    get_varint(&p, end, &klen) < 0 || klen > (uint64_t)(end - p))
+		return -1;
 	rec->key = p;
 	rec->klen = (size_t)klen;
 	p += klen;
@@ -864,19 +903,19 @@ int feat_tile_reader_next(struct feat_tile_reader *r,
 
 		/* A state record: start, first and last event, events,
 		 * states. */
-		if (feat_get_svarint(&p, end, &d) < 0 ||
-		    feat_get_varint(&p, end, &to_first) < 0 ||
-		    feat_get_varint(&p, end, &span) < 0 ||
-		    feat_get_varint(&p, end, &n) < 0 || !n ||
-		    feat_get_varint(&p, end, &slen) < 0 ||
+		if (get_svarint(&p, end, &d) < 0 ||
+		    get_varint(&p, end, &to_first) < 0 ||
+		    get_varint(&p, end, &span) < 0 ||
+		    get_varint(&p, end, &n) < 0 || !n ||
+		    get_varint(&p, end, &slen) < 0 ||
 		    slen > (uint64_t)(end - p) ||
 		    to_first >= (uint64_t)r->resolution ||
 		    span >= (uint64_t)r->resolution - to_first)
-			goto corrupt;
+			return -1;
 		r->prev_ts = (int64_t)((uint64_t)r->prev_ts + (uint64_t)d);
 		rec->ts = r->prev_ts;
 		if (rec->ts % r->resolution)
-			goto corrupt;
+			return -1;
 		rec->first = rec->ts + (int64_t)to_first;
 		rec->last = rec->first + (int64_t)span;
 		rec->nevents = n;
@@ -888,15 +927,16 @@ int feat_tile_reader_next(struct feat_tile_reader *r,
 		p += slen;
 		goto done;
 	}
-	rec->last = 0;
 	rec->nevents = 1;
-	if (feat_get_svarint(&p, end, &d) < 0)
-		goto corrupt;
+	rec->states = NULL;
+	rec->states_len = 0;
+	if (get_svarint(&p, end, &d) < 0)
+		return -1;
 	r->prev_ts = (int64_t)((uint64_t)r->prev_ts + (uint64_t)d);
 	rec->ts = r->prev_ts;
-	if (feat_get_svarint(&p, end, &d) < 0 || feat_get_varint(&p, end, &n) < 0 ||
+	if (get_svarint(&p, end, &d) < 0 || get_varint(&p, end, &n) < 0 ||
 	    n != r->plan->group_bys[r->group_by].ninputs)
-		goto corrupt;
+		return -1;
 	r->prev_seq += (uint64_t)d;
 	rec->seq = r->prev_seq;
 	for (i = 0; i < n; i++) {
@@ -904,19 +944,64 @@ int feat_tile_reader_next(struct feat_tile_reader *r,
 
 		/* Each input null or of its column's type: the states take
 		 * the values as words of that type. */
-		if (feat_tile_get_value(&p, end, &r->vals[i]) < 0 ||
-		    (r->vals[i].type != FEAT_NULL &&
-		     r->vals[i].type != g->cols[g->inputs[i]].type))
-			goto corrupt;
+		if (get_value(&p, end, &vals[i]) < 0 ||
+		    (vals[i].type != FEAT_NULL &&
+		     vals[i].type != g->cols[g->inputs[i]].type))
+			return -1;
 	}
-	rec->inputs = r->vals;
+	rec->inputs = vals;
 	rec->ninputs = (size_t)n;
 	rec->first = rec->last = rec->ts;
 done:
 	r->block_off = (size_t)(p - (const unsigned char *)r->block.ptr);
 	r->block_left--;
 	if (!r->block_left && r->block_off != r->block.len)
+		return -1;
+	return 0;
+}
+
+/*
+ * Records are decoded up to FEAT_TILE_AHEAD ahead of the one pulled, within
+ * the current block (whose bytes stay put until its last record is pulled),
+ * so that a caller can fetch the memory later records will need. A
+ * corrupted record stops the decoding ahead and is reported when it would
+ * have been pulled, so errors come at the same point as without.
+ */
+int feat_tile_reader_next(struct feat_tile_reader *r,
+			  struct feat_tile_rec *rec, struct feat_error *err)
+{
+	const struct feat_tile_rec *far;
+	int got;
+
+	while (!r->ahead_n) {
+		if (r->ahead_bad)
+			goto corrupt;
+		if (!r->block_left) {
+			if (r->state == 2)
+				return 0;
+			got = r->state == 0 ? read_header(r, err) : read_block(r, err);
+			if (got <= 0)
+				return got;
+			continue;
+		}
+		break;
+	}
+	while (r->ahead_n < FEAT_TILE_AHEAD && r->block_left && !r->ahead_bad) {
+		size_t slot = (r->ahead_head + r->ahead_n) % FEAT_TILE_AHEAD;
+
+		if (decode_record(r, &r->ahead[slot], r->vals + slot * r->nvals) < 0)
+			r->ahead_bad = 1;
+		else
+			r->ahead_n++;
+	}
+	if (!r->ahead_n)
 		goto corrupt;
+	*rec = r->ahead[r->ahead_head];
+	far = &r->ahead[(r->ahead_head + r->ahead_n - 1) % FEAT_TILE_AHEAD];
+	rec->ahead_key = r->ahead_n > 1 ? far->key : NULL;
+	rec->ahead_klen = r->ahead_n > 1 ? far->klen : 0;
+	r->ahead_head = (r->ahead_head + 1) % FEAT_TILE_AHEAD;
+	r->ahead_n--;
 	return 1;
 corrupt:
 	return bad(r, err, "tile stream record is corrupted");

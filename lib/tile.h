@@ -136,7 +136,14 @@ struct feat_tile_rec {
 	uint64_t nevents;		/* how many events it holds */
 	const unsigned char *states;	/* state records: the encoded states */
 	size_t states_len;
+	/* The key of a later record of the stream, or NULL: a hint for
+	 * readers that fetch memory ahead (valid until the next pull). */
+	const unsigned char *ahead_key;
+	size_t ahead_klen;
 };
+
+/* Records a reader decodes ahead of the one pulled (within a block). */
+#define FEAT_TILE_AHEAD 8
 
 /* Compares the keys of two records as byte strings: -1, 0, 1. */
 static inline int feat_tile_key_cmp(const struct feat_tile_rec *a,
@@ -185,9 +192,13 @@ struct feat_tile_reader {
 	uint64_t prev_seq;
 	uint64_t total;
 	void *dctx;
-	struct feat_value *vals;
+	struct feat_value *vals;	/* [FEAT_TILE_AHEAD * (most inputs + 1)] */
 	size_t nvals;
 	int eof;
+	/* decoded records not yet pulled: a ring */
+	struct feat_tile_rec ahead[FEAT_TILE_AHEAD];
+	size_t ahead_head, ahead_n;
+	int ahead_bad;			/* the record after them is corrupted */
 };
 
 /* Starts a reader for a stream called name that must belong to plan. */

@@ -852,6 +852,61 @@ START_TEST(test_exact_sums)
 }
 END_TEST
 
+/*
+ * Sums of doubles start in a 128-bit fixed point of 2^-64 units and move
+ * into the full accumulator when a value is not a whole number of units
+ * or a partial sum would overflow (state.c). Each case crosses one of
+ * those edges while the window holds events, then lets events leave, and
+ * checks every step against the reference.
+ */
+START_TEST(test_fixed_point_sums)
+{
+	static const double cases[][6] = {
+		/* a value below the fixed point's unit, then it leaves */
+		{ 1.5, 0x1p-70, 3.25, 0x1p-64, -0.75, 1e-300 },
+		/* partial sums past 2^63 (2^127 units), then back */
+		{ 0x1.fffffffffffffp61, 0x1.fffffffffffffp61, 0x1.fffffffffffffp61,
+		  -0x1.fffffffffffffp61, 1.0, 0x1p-64 },
+		{ -0x1.fffffffffffffp61, -0x1.fffffffffffffp61, -0x1.fffffffffffffp61,
+		  -0x1.fffffffffffffp61, 0.5, -0.5 },
+		/* beyond the fixed point's range, and a subnormal */
+		{ 0x1p62, 1.0, -0x1p62, 0x1p-1074, 0x1p-1074, 2.0 },
+		/* ties of the final rounding within the fixed point */
+		{ 0x1p53, 1.0, 0x1p-60, 0x1p53, -1.0, 3.0 },
+		{ 1.0, 0x1p-53, 0x1p-64, 2.0, 0x1p-52, 0x1p-64 },
+		{ 15.33, 4.91, 0.01, 1e3, 1e-3, 123456.789 },
+	};
+	size_t c;
+
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct run r;
+		struct feat_value row[NCOLS];
+		size_t i, j;
+
+		run_init(&r, plan_with("{\"op\": \"sum\", \"of\": \"d\", \"windows\": [\"3ms\", \"unbounded\"]},"
+				       "{\"op\": \"avg\", \"of\": \"d\", \"windows\": [\"3ms\"]}"));
+		for (i = 0; i < 6; i++) {
+			size_t lo = i >= 2 ? i - 2 : 0;
+
+			row_ds(row, 0, (int64_t)i, vd(cases[c][i]), vnull());
+			apply(&r, 0, (int64_t)i, row);
+			/* [i + 1 - 3, i + 1) holds events lo .. i */
+			ASSERT_D(feature(&r, 0, (int64_t)i + 1, "g_d_sum_3ms"),
+				 exact_sum(cases[c] + lo, i - lo + 1));
+			ASSERT_D(feature(&r, 0, (int64_t)i + 1, "g_d_avg_3ms"),
+				 exact_sum(cases[c] + lo, i - lo + 1) / (double)(i - lo + 1));
+			ASSERT_D(feature(&r, 0, (int64_t)i + 1, "g_d_sum"),
+				 exact_sum(cases[c], i + 1));
+		}
+		/* the events leave one by one */
+		for (j = 1; j <= 2; j++)
+			ASSERT_D(feature(&r, 0, 6 + (int64_t)j, "g_d_sum_3ms"),
+				 exact_sum(cases[c] + 3 + j, 3 - j));
+		run_release(&r);
+	}
+}
+END_TEST
+
 static Suite *state_suite(void)
 {
 	Suite *s = suite_create("state");
@@ -863,6 +918,7 @@ static Suite *state_suite(void)
 	tcase_add_test(tc, test_ties_min_max);
 	tcase_add_test(tc, test_empty);
 	tcase_add_test(tc, test_exact_sums);
+	tcase_add_test(tc, test_fixed_point_sums);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("random");
