@@ -796,40 +796,7 @@ static struct feat_astate *bucket_push(const struct feat_state *st, size_t h,
 static int feed(struct feat_state *st, const struct feat_agg *a,
 		struct feat_astate *s, uint64_t w, uint64_t bw)
 {
-	const unsigned char *p, *end;
-	size_t len;
-
-	if (!a->explode)
-		return feat_aggop_add(a, &st->ctx, s, w, bw);
-	p = feat_keymap_key(&st->strings, w, &len);
-	end = p + len;
-	while (p < end) {
-		uint64_t e;
-
-		if (a->in_type == FEAT_DOUBLE) {
-			uint64_t u = 0;
-			int i;
-
-			for (i = 7; i >= 0; i--)
-				u = u << 8 | p[i];
-			e = u;
-			p += 8;
-		} else {
-			uint64_t n;
-			long id;
-
-			if (feat_get_varint(&p, end, &n) < 0 || n > (uint64_t)(end - p))
-				return 0;
-			id = feat_keymap_intern(&st->strings, p, (size_t)n, NULL);
-			if (id < 0)
-				return -1;
-			e = (uint64_t)id;
-			p += n;
-		}
-		if (feat_aggop_add(a, &st->ctx, s, e, bw) < 0)
-			return -1;
-	}
-	return 0;
+	return feat_aggop_feed(a, &st->strings, s, w, bw);
 }
 
 /* An event whose input (or bucket) is null does not count. */
@@ -1085,6 +1052,28 @@ static int apply_pending(struct feat_state *st)
 	return 0;
 }
 
+/* The id of the encoded key, its state made when new; -1 when out of
+ * memory. */
+static long key_id(struct feat_state *st, const void *key, size_t klen)
+{
+	int added;
+	long id = feat_keymap_intern(&st->keys, key, klen, &added);
+
+	if (id < 0 || !added)
+		return id;
+	if ((size_t)id >= st->per_key_cap) {
+		size_t cap = st->per_key_cap ? st->per_key_cap * 2 : 256;
+		struct feat_state_key **p = realloc(st->per_key, cap * sizeof(*p));
+
+		if (!p)
+			return -1;
+		st->per_key = p;
+		st->per_key_cap = cap;
+	}
+	st->per_key[id] = key_new(st);
+	return st->per_key[id] ? id : -1;
+}
+
 int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 		   int64_t ts, const struct feat_value *inputs,
 		   struct feat_error *err)
@@ -1095,26 +1084,10 @@ int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 	uint64_t *words, mask = 0;
 	unsigned char *types;
 	size_t i, q;
-	int added;
-	long id = feat_keymap_intern(&st->keys, key, klen, &added);
+	long id = key_id(st, key, klen);
 
 	if (id < 0)
 		return feat_error_nomem(err);
-	if (added) {
-		if ((size_t)id >= st->per_key_cap) {
-			size_t cap = st->per_key_cap ? st->per_key_cap * 2 : 256;
-			struct feat_state_key **p = realloc(st->per_key,
-							    cap * sizeof(*p));
-
-			if (!p)
-				return feat_error_nomem(err);
-			st->per_key = p;
-			st->per_key_cap = cap;
-		}
-		st->per_key[id] = key_new(st);
-		if (!st->per_key[id])
-			return feat_error_nomem(err);
-	}
 	/* A full queue makes room first. */
 	if (st->pend_depth && st->npend == st->pend_depth) {
 		q = st->pend_head;
@@ -1231,7 +1204,6 @@ int feat_state_merge(struct feat_state *st, const void *key, size_t klen,
 	const unsigned char *p = states, *end = states + len;
 	struct feat_state_key *k;
 	size_t i, f, h;
-	int added;
 	long id;
 
 	if (!st->tmp && feat_state_tiled(st, err) < 0)
@@ -1249,24 +1221,9 @@ int feat_state_merge(struct feat_state *st, const void *key, size_t klen,
 	if (p != end)
 		return feat_error_set(err, NULL, 0, 0,
 				      "tile stream record is corrupted (its states)");
-	id = feat_keymap_intern(&st->keys, key, klen, &added);
+	id = key_id(st, key, klen);
 	if (id < 0)
 		return feat_error_nomem(err);
-	if (added) {
-		if ((size_t)id >= st->per_key_cap) {
-			size_t cap = st->per_key_cap ? st->per_key_cap * 2 : 256;
-			struct feat_state_key **pk = realloc(st->per_key,
-							     cap * sizeof(*pk));
-
-			if (!pk)
-				return feat_error_nomem(err);
-			st->per_key = pk;
-			st->per_key_cap = cap;
-		}
-		st->per_key[id] = key_new(st);
-		if (!st->per_key[id])
-			return feat_error_nomem(err);
-	}
 	/* Events of the key still queued go first. */
 	if (apply_key(st, id) < 0)
 		return feat_error_nomem(err);
