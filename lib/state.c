@@ -109,15 +109,16 @@ struct hopring {
  * pointers name. The ring block (ring, then the queues) is the other. */
 struct feat_state_key {
 	uint64_t *ring;
-	size_t cap;			/* entries; a power of two */
+	uint32_t cap;			/* entries */
+	int tiled;			/* state records were merged in */
 	uint64_t base, head;		/* seqs [base, head) are stored */
+	uint64_t org;			/* seq at position 0; base - org < cap */
 	uint64_t total;			/* events ever */
 	uint64_t *tail;			/* per bounded window */
 	struct wstat *ws;		/* per st->stat */
 	struct ustat *us;		/* per input with st->us_at[input] >= 0 */
 	struct feat_astate *run;	/* RUN features' states */
 	struct hopring *hr;		/* per hop */
-	int tiled;			/* state records were merged in */
 	int64_t tiled_last;		/* then: their latest event */
 };
 
@@ -125,6 +126,18 @@ static inline uint32_t *queue(const struct feat_state *st,
 			      const struct feat_state_key *k, uint32_t q)
 {
 	return (uint32_t *)(k->ring + k->cap * st->entry_words) + k->cap * q;
+}
+
+/* Index i (below 2 * cap) of a ring or queue of k, wrapped. */
+static inline size_t wrap(const struct feat_state_key *k, size_t i)
+{
+	return i >= k->cap ? i - k->cap : i;
+}
+
+/* The ring position of seq, one of [base, head]. */
+static inline size_t rpos(const struct feat_state_key *k, uint64_t seq)
+{
+	return wrap(k, (size_t)(seq - k->org));
 }
 
 static inline uint32_t mono_front(const struct feat_state *st,
@@ -138,7 +151,7 @@ static inline uint32_t mono_back(const struct feat_state *st,
 				 const struct feat_state_key *k, uint32_t q,
 				 const struct mono *m)
 {
-	return queue(st, k, q)[(m->head + m->len - 1) & (k->cap - 1)];
+	return queue(st, k, q)[wrap(k, m->head + m->len - 1)];
 }
 
 /* The ring has room for seq, so the queue has room for one more. */
@@ -146,21 +159,21 @@ static inline void mono_push(const struct feat_state *st,
 			     const struct feat_state_key *k, uint32_t q,
 			     struct mono *m, uint64_t seq)
 {
-	queue(st, k, q)[(m->head + m->len) & (k->cap - 1)] = (uint32_t)seq;
+	queue(st, k, q)[wrap(k, m->head + m->len)] = (uint32_t)seq;
 	m->len++;
 }
 
 static inline void mono_pop_front(const struct feat_state_key *k,
 				  struct mono *m)
 {
-	m->head = (m->head + 1) & (uint32_t)(k->cap - 1);
+	m->head = (uint32_t)wrap(k, m->head + 1);
 	m->len--;
 }
 
 static inline uint64_t *entry(const struct feat_state *st,
 			      const struct feat_state_key *k, uint64_t seq)
 {
-	return k->ring + (seq & (k->cap - 1)) * st->entry_words;
+	return k->ring + rpos(k, seq) * st->entry_words;
 }
 
 /* The null mask of entry seq: a bit per ring column (st->rbit). */
@@ -175,7 +188,7 @@ static inline uint64_t ring_mask(const struct feat_state *st,
 {
 	if (st->mask_word)
 		return entry(st, k, seq)[1];
-	return mask_bytes(st, k)[seq & (k->cap - 1)];
+	return mask_bytes(st, k)[rpos(k, seq)];
 }
 
 static int64_t as_i(uint64_t w)
@@ -676,11 +689,13 @@ static int64_t sub_sat(int64_t a, int64_t b)
 	return a - b;
 }
 
-/* Doubles the ring block: entries keep their seqs' places, queues start
- * at 0 again. */
+/* Grows the ring block by half: entries move to base's place at 0
+ * (org = base), queues start at 0 again. A half, not a doubling, keeps
+ * most of the rings' memory in use (their sizes are the peak memory of a
+ * join of many keys), for a copy of each entry about twice as often. */
 static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
 {
-	size_t cap = k->cap ? k->cap * 2 : 4, i;
+	size_t cap = k->cap ? k->cap + k->cap / 2 : 4, i;
 	uint64_t *r, s;
 
 	/* queues hold the low 32 bits of seqs, exact below 2^32 entries */
@@ -691,14 +706,14 @@ static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
 	if (!r)
 		return -1;
 	for (s = k->base; s < k->head; s++)
-		memcpy(r + (s & (cap - 1)) * st->entry_words, entry(st, k, s),
+		memcpy(r + (s - k->base) * st->entry_words, entry(st, k, s),
 		       st->entry_words * sizeof(*r));
 	if (!st->mask_word) {
 		unsigned char *to = (unsigned char *)((uint32_t *)(r + cap * st->entry_words) +
 						      cap * st->nq);
 
 		for (s = k->base; s < k->head; s++)
-			to[s & (cap - 1)] = mask_bytes(st, k)[s & (k->cap - 1)];
+			to[s - k->base] = mask_bytes(st, k)[rpos(k, s)];
 	}
 	for (i = 0; i < st->nstat; i++) {
 		const struct feat_state_stat *d = &st->stat[i];
@@ -717,13 +732,14 @@ static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
 			if (!(d->need & NEED(j ? FEAT_OP_MAX : FEAT_OP_MIN)))
 				continue;
 			for (x = 0; x < m[j]->len; x++)
-				to[x] = queue(st, k, q[j])[(m[j]->head + x) & (k->cap - 1)];
+				to[x] = queue(st, k, q[j])[wrap(k, m[j]->head + x)];
 			m[j]->head = 0;
 		}
 	}
 	free(k->ring);
 	k->ring = r;
-	k->cap = cap;
+	k->cap = (uint32_t)cap;
+	k->org = k->base;
 	return 0;
 }
 
@@ -894,15 +910,15 @@ static void prefetch_key(const struct feat_state *st,
 		__builtin_prefetch(entry(st, k, k->tail[w]));
 	__builtin_prefetch(entry(st, k, k->head), 1);
 	if (!st->mask_word)
-		__builtin_prefetch(&mask_bytes(st, k)[k->head & (k->cap - 1)], 1);
+		__builtin_prefetch(&mask_bytes(st, k)[rpos(k, k->head)], 1);
 	for (i = 0; i < st->nstat; i++) {
 		const struct feat_state_stat *d = &st->stat[i];
 		const struct wstat *ws = &k->ws[i];
 
 		if (ws->mn.len)
-			__builtin_prefetch(&queue(st, k, d->mnq)[(ws->mn.head + ws->mn.len - 1) & (k->cap - 1)], 1);
+			__builtin_prefetch(&queue(st, k, d->mnq)[wrap(k, ws->mn.head + ws->mn.len - 1)], 1);
 		if (ws->mx.len)
-			__builtin_prefetch(&queue(st, k, d->mxq)[(ws->mx.head + ws->mx.len - 1) & (k->cap - 1)], 1);
+			__builtin_prefetch(&queue(st, k, d->mxq)[wrap(k, ws->mx.head + ws->mx.len - 1)], 1);
 	}
 }
 
@@ -932,6 +948,8 @@ static int apply(struct feat_state *st, size_t q)
 				lo = k->tail[w];
 		}
 		k->base = lo;
+		if (k->base - k->org >= k->cap && k->cap)
+			k->org = k->base - (k->base - k->org) % k->cap;
 		if (k->head - k->base == k->cap && ring_grow(st, k) < 0)
 			return -1;
 	}
@@ -949,7 +967,7 @@ static int apply(struct feat_state *st, size_t q)
 		if (st->mask_word)
 			e[1] = rm;
 		else
-			mask_bytes(st, k)[seq & (k->cap - 1)] = (unsigned char)rm;
+			mask_bytes(st, k)[rpos(k, seq)] = (unsigned char)rm;
 	}
 	for (i = 0; i < st->nstat; i++) {
 		const struct feat_state_stat *d = &st->stat[i];
