@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "csvin.h"
@@ -85,9 +87,12 @@ struct jrun {
 	size_t nheap, heap_cap;
 	int sorted;			/* heap[hpos .. nheap) sorted, no more rows */
 	size_t hpos;
+	size_t hfreed;			/* heap[0 .. hfreed) given back */
+	unsigned char *keep_col;	/* per left column: its value is kept */
 	struct feat_buf key;		/* scratch: one part's encoded key */
 	struct feat_buf a, b;
 	size_t b_live;
+	uint64_t b_total, nanswered;	/* feature text ever written */
 	/* scratch */
 	struct feat_value *drow;	/* left values + outputs */
 	struct feat_buf *json;		/* per part: its list and map values */
@@ -162,6 +167,26 @@ static void prefetch_queries(struct jrun *r)
 
 		__builtin_prefetch(r->a.ptr + s->a_off + s->left_len);
 	}
+}
+
+/*
+ * Gives the pages of the sorted queries already answered back to the
+ * system: they are never read again, and the memory of the answers that
+ * wait for earlier rows grows meanwhile. (free() later may write into
+ * the first page again, which then reads as zeros: harmless.)
+ */
+static void release_answered(struct jrun *r)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo, hi;
+
+	if (r->hpos - r->hfreed < (1u << 20) / sizeof(*r->heap) || !page)
+		return;
+	lo = ((uintptr_t)(r->heap + r->hfreed) + page - 1) & ~(uintptr_t)(page - 1);
+	hi = (uintptr_t)(r->heap + r->hpos) & ~(uintptr_t)(page - 1);
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	r->hfreed = r->hpos;
 }
 
 static int grow_slots(struct jrun *r)
@@ -294,8 +319,11 @@ static int on_left(void *ctx, const struct feat_csv_row *row,
 		return feat_error_set(err, r->in.name, row->line, 0,
 				      "left row is longer than 4 GiB");
 	s->left_len = (uint32_t)(a->len - s->a_off);
-	for (i = 0; i < left->ncols; i++)
-		feat_tile_put_value(a, &row->vals[i]);
+	for (i = 0; i < left->ncols; i++) {
+		static const struct feat_value null_value = { .type = FEAT_NULL };
+
+		feat_tile_put_value(a, r->keep_col[i] ? &row->vals[i] : &null_value);
+	}
 	if (!a->ptr)
 		return feat_error_nomem(err);
 	heap_push(r, T, r->first_seq + r->count);
@@ -326,6 +354,16 @@ static void compact(struct jrun *r)
 	} else if (!r->count) {
 		feat_buf_reset(&r->a);
 	}
+	/*
+	 * A fresh arena for the live texts costs b_live bytes more while both
+	 * exist. Once the left input has ended no row joins, so when the
+	 * texts still to be written (estimated from those written so far)
+	 * are fewer than b_live, growing the old arena to its end peaks
+	 * lower than moving.
+	 */
+	if (r->sorted && r->nanswered &&
+	    (r->nheap - r->hpos) * (r->b_total / r->nanswered) < r->b_live)
+		return;
 	if (r->b.len > 2 * r->b_live + (1u << 20)) {
 		struct feat_buf fresh = FEAT_BUF_INIT;
 
@@ -481,6 +519,8 @@ static int answer(struct jrun *r, uint64_t seq, int64_t T,
 				      "features of a row are longer than 4 GiB");
 	s->b_len = (uint32_t)(b->len - s->b_off);
 	r->b_live += s->b_len;
+	r->b_total += s->b_len;
+	r->nanswered++;
 	return 0;
 }
 
@@ -614,10 +654,17 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 	r.gbs = calloc(plan->ngroup_bys, sizeof(*r.gbs));
 	r.drow = calloc(r.j->left.ncols + r.j->noutputs + 1, sizeof(*r.drow));
 	r.json = calloc(r.j->nparts, sizeof(*r.json));
-	if (!r.gbs || !r.drow || !r.json) {
+	r.keep_col = calloc(r.j->left.ncols + 1, 1);
+	if (!r.gbs || !r.drow || !r.json || !r.keep_col) {
 		feat_error_nomem(err);
 		goto out;
 	}
+	/* A row keeps the values of its keys; derived columns may read any. */
+	for (i = 0; i < r.j->left.ncols; i++)
+		r.keep_col[i] = r.j->nderive > 0;
+	for (i = 0; i < r.j->nparts; i++)
+		for (k = 0; k < plan->group_bys[r.j->parts[i].group_by].nkeys; k++)
+			r.keep_col[r.j->parts[i].left_keys[k]] = 1;
 	for (i = 0; i < plan->ngroup_bys; i++)
 		if (feat_state_init(&r.gbs[i].st, &plan->group_bys[i], err) < 0)
 			goto out;
@@ -664,9 +711,10 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 				goto out;
 		if (answer(&r, q, T, err) < 0)
 			goto out;
-		if (r.sorted)
+		if (r.sorted) {
 			r.hpos++;
-		else
+			release_answered(&r);
+		} else
 			heap_pop(&r);
 		if (emit_ready(&r, err) < 0)
 			goto out;
@@ -699,6 +747,7 @@ out:
 	if (in_open)
 		feat_input_close(&r.in);
 	free(r.field_col);
+	free(r.keep_col);
 	free(r.slots);
 	free(r.heap);
 	feat_buf_release(&r.a);
