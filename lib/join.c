@@ -22,11 +22,19 @@
  * Once the left input has ended no query can join the heap, so it is
  * sorted once and read in order, which lets the memory of the next
  * queries be fetched ahead of their answers.
+ *
+ * When the left input is a regular file and has no lateness (every row
+ * waits for its end), A holds no texts: a second reader parses the file
+ * again from where the first began and gives the texts in row order as
+ * rows leave (reread). The file must not change meanwhile; a change of
+ * its size or modification time is an error.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -92,6 +100,15 @@ struct jrun {
 	struct feat_buf key;		/* scratch: one part's encoded key */
 	struct feat_buf a, b;
 	size_t b_live;
+	/* reread: the second reader of the left file */
+	int reread;
+	off_t origin;			/* where the first reader began */
+	uint64_t left_bytes;		/* bytes the first reader read */
+	struct stat left_st;		/* the file when opened */
+	struct feat_rows *csv2;
+	int csv2_done;
+	struct feat_buf t2, t2len;	/* texts parsed, not yet written */
+	size_t t2_pos, t2_i;
 	uint64_t b_total, nanswered;	/* feature text ever written */
 	/* scratch */
 	struct feat_value *drow;	/* left values + outputs */
@@ -157,6 +174,12 @@ static int qref_cmp(const void *x, const void *y)
 	return heap_less(a, b) ? -1 : heap_less(b, a);
 }
 
+/* Bytes of a slot's left text held in A, before its values. */
+static inline size_t held_len(const struct jrun *r, const struct slot *s)
+{
+	return r->reread ? 0 : s->left_len;
+}
+
 /* Asks for the slots, then the left values, of the next queries. */
 static void prefetch_queries(struct jrun *r)
 {
@@ -165,7 +188,7 @@ static void prefetch_queries(struct jrun *r)
 	if (r->hpos + 8 < r->nheap) {
 		const struct slot *s = slot_at(r, r->heap[r->hpos + 8].seq);
 
-		__builtin_prefetch(r->a.ptr + s->a_off + s->left_len);
+		__builtin_prefetch(r->a.ptr + s->a_off + held_len(r, s));
 	}
 }
 
@@ -256,6 +279,9 @@ static int map_fields(struct jrun *r, struct feat_error *err)
 	return 0;
 }
 
+static void left_text(struct jrun *r, const struct feat_csv_row *row,
+		      struct feat_buf *a);
+
 static int on_left(void *ctx, const struct feat_csv_row *row,
 		   struct feat_error *err)
 {
@@ -292,6 +318,98 @@ static int on_left(void *ctx, const struct feat_csv_row *row,
 	s = &r->slots[(r->front + r->count) % r->cap];
 	memset(s, 0, sizeof(*s));
 	s->a_off = a->len;
+	if (r->reread) {
+		feat_buf_reset(&r->text);
+		left_text(r, row, &r->text);
+		s->left_len = (uint32_t)r->text.len;
+		if (r->text.len > UINT32_MAX)
+			return feat_error_set(err, r->in.name, row->line, 0,
+					      "left row is longer than 4 GiB");
+	} else {
+		left_text(r, row, a);
+		if (a->len - s->a_off > UINT32_MAX)
+			return feat_error_set(err, r->in.name, row->line, 0,
+					      "left row is longer than 4 GiB");
+		s->left_len = (uint32_t)(a->len - s->a_off);
+	}
+	for (i = 0; i < left->ncols; i++) {
+		static const struct feat_value null_value = { .type = FEAT_NULL };
+
+		feat_tile_put_value(a, r->keep_col[i] ? &row->vals[i] : &null_value);
+	}
+	if (!a->ptr || (r->reread && !r->text.ptr))
+		return feat_error_nomem(err);
+	heap_push(r, T, r->first_seq + r->count);
+	r->count++;
+	return 0;
+}
+
+/* The second reader's rows: their texts wait for next_text(). */
+static int on_text(void *ctx, const struct feat_csv_row *row,
+		   struct feat_error *err)
+{
+	struct jrun *r = ctx;
+	size_t at = r->t2.len;
+	uint32_t len;
+
+	left_text(r, row, &r->t2);
+	len = (uint32_t)(r->t2.len - at);
+	feat_buf_add(&r->t2len, &len, sizeof(len));
+	if (!r->t2.ptr || !r->t2len.ptr)
+		return feat_error_nomem(err);
+	return 0;
+}
+
+/* The text of the next row to leave, from the second reader. */
+static int next_text(struct jrun *r, const struct slot *s, const char **p,
+		     struct feat_error *err)
+{
+	uint32_t len;
+
+	while (r->t2_i * sizeof(len) == r->t2len.len) {
+		ssize_t n;
+
+		feat_buf_reset(&r->t2);
+		feat_buf_reset(&r->t2len);
+		r->t2_pos = r->t2_i = 0;
+		if (!r->left_bytes) {
+			if (r->csv2_done)
+				goto changed;
+			r->csv2_done = 1;
+			if (feat_rows_finish(r->csv2, err) < 0)
+				return -1;
+			continue;
+		}
+		do
+			n = read(r->in.fd, r->in.buf,
+				 r->left_bytes < r->in.cap ? r->left_bytes : r->in.cap);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return feat_error_errno(err, errno, "cannot read '%s'", r->in.name);
+		if (n == 0)
+			goto changed;
+		r->left_bytes -= (uint64_t)n;
+		if (feat_rows_feed(r->csv2, r->in.buf, (size_t)n, err) < 0)
+			return -1;
+	}
+	memcpy(&len, r->t2len.ptr + r->t2_i * sizeof(len), sizeof(len));
+	if (len != s->left_len)
+		goto changed;
+	*p = r->t2.ptr + r->t2_pos;
+	r->t2_pos += len;
+	r->t2_i++;
+	return 0;
+changed:
+	return feat_error_set(err, r->in.name, 0, 0,
+			      "left input changed while the join read it");
+}
+
+/* The output text of a left row, appended to a. */
+static void left_text(struct jrun *r, const struct feat_csv_row *row,
+		      struct feat_buf *a)
+{
+	size_t i;
+
 	for (i = 0; i < row->nfields; i++) {
 		if (r->fmt == FEAT_OUT_CSV) {
 			if (i)
@@ -315,20 +433,6 @@ static int on_left(void *ctx, const struct feat_csv_row *row,
 	}
 	if (r->fmt == FEAT_OUT_JSONL && !row->nfields)
 		feat_buf_addc(a, '{');
-	if (a->len - s->a_off > UINT32_MAX)
-		return feat_error_set(err, r->in.name, row->line, 0,
-				      "left row is longer than 4 GiB");
-	s->left_len = (uint32_t)(a->len - s->a_off);
-	for (i = 0; i < left->ncols; i++) {
-		static const struct feat_value null_value = { .type = FEAT_NULL };
-
-		feat_tile_put_value(a, r->keep_col[i] ? &row->vals[i] : &null_value);
-	}
-	if (!a->ptr)
-		return feat_error_nomem(err);
-	heap_push(r, T, r->first_seq + r->count);
-	r->count++;
-	return 0;
 }
 
 static int flush_out(void *ctx, struct feat_error *err)
@@ -387,8 +491,11 @@ static int emit_ready(struct jrun *r, struct feat_error *err)
 {
 	while (r->count && r->slots[r->front].b_len) {
 		struct slot *s = &r->slots[r->front];
+		const char *text = r->a.ptr + s->a_off;
 
-		if (feat_output_write(r->out, r->a.ptr + s->a_off, s->left_len, err) < 0 ||
+		if (r->reread && next_text(r, s, &text, err) < 0)
+			return -1;
+		if (feat_output_write(r->out, text, s->left_len, err) < 0 ||
 		    feat_output_write(r->out, r->b.ptr + s->b_off, s->b_len, err) < 0)
 			return -1;
 		r->b_live -= s->b_len;
@@ -458,7 +565,7 @@ static int answer(struct jrun *r, uint64_t seq, int64_t T,
 	const struct feat_join *j = r->j;
 	struct slot *s = slot_at(r, seq);
 	const unsigned char *p = (const unsigned char *)r->a.ptr + s->a_off +
-				 s->left_len;
+				 held_len(r, s);
 	/* the values end themselves; the arena's end bounds them */
 	const unsigned char *end = (const unsigned char *)r->a.ptr + r->a.len;
 	struct feat_buf *b = &r->b;
@@ -533,6 +640,7 @@ static int read_left(struct jrun *r, struct feat_error *err)
 	n = feat_input_read(&r->in, err);
 	if (n < 0)
 		return -1;
+	r->left_bytes += (uint64_t)n;
 	if (n == 0) {
 		if (feat_rows_finish(r->csv, err) < 0)
 			return -1;
@@ -673,6 +781,9 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 	if (feat_input_open(&r.in, left, err) < 0)
 		goto out;
 	in_open = 1;
+	r.origin = lseek(r.in.fd, 0, SEEK_CUR);
+	r.reread = r.j->left.lateness < 0 && r.origin >= 0 &&
+		   fstat(r.in.fd, &r.left_st) == 0 && S_ISREG(r.left_st.st_mode);
 	r.csv = feat_rows_new(&r.j->left, r.in.name, on_left, &r);
 	if (!r.csv) {
 		feat_error_nomem(err);
@@ -689,6 +800,17 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 			continue;
 		}
 		if (r.in.eof && !r.sorted) {
+			if (r.reread) {
+				if (lseek(r.in.fd, r.origin, SEEK_SET) < 0) {
+					feat_error_errno(err, errno, "cannot read '%s'", r.in.name);
+					goto out;
+				}
+				r.csv2 = feat_rows_new(&r.j->left, r.in.name, on_text, &r);
+				if (!r.csv2) {
+					feat_error_nomem(err);
+					goto out;
+				}
+			}
 			if (r.nheap)
 				qsort(r.heap, r.nheap, sizeof(*r.heap), qref_cmp);
 			r.sorted = 1;
@@ -731,6 +853,17 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 				feat_tilein_pop(t);
 			}
 		}
+	if (r.reread) {
+		struct stat now;
+
+		if (fstat(r.in.fd, &now) < 0 || now.st_size != r.left_st.st_size ||
+		    now.st_mtim.tv_sec != r.left_st.st_mtim.tv_sec ||
+		    now.st_mtim.tv_nsec != r.left_st.st_mtim.tv_nsec) {
+			feat_error_set(err, r.in.name, 0, 0,
+				       "left input changed while the join read it");
+			goto out;
+		}
+	}
 	ret = feat_output_flush(out, err);
 out:
 	for (i = 0; r.gbs && i < plan->ngroup_bys; i++) {
@@ -744,6 +877,9 @@ out:
 	}
 	free(r.gbs);
 	feat_rows_free(r.csv);
+	feat_rows_free(r.csv2);
+	feat_buf_release(&r.t2);
+	feat_buf_release(&r.t2len);
 	if (in_open)
 		feat_input_close(&r.in);
 	free(r.field_col);
