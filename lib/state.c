@@ -114,13 +114,44 @@ struct feat_state_key {
 	uint64_t base, head;		/* seqs [base, head) are stored */
 	uint64_t org;			/* seq at position 0; base - org < cap */
 	uint64_t total;			/* events ever */
-	uint64_t *tail;			/* per bounded window */
-	struct wstat *ws;		/* per st->stat */
-	struct ustat *us;		/* per input with st->us_at[input] >= 0 */
-	struct feat_astate *run;	/* RUN features' states */
-	struct hopring *hr;		/* per hop */
 	int64_t tiled_last;		/* then: their latest event */
+	/* then, at st->off_tail and so on (key_tail() and so on): */
+	/* uint64_t tail[]: per bounded window */
+	/* struct wstat ws[]: per st->stat */
+	/* struct ustat us[]: per input with st->us_at[input] >= 0 */
+	/* struct feat_astate run[]: RUN features' states */
+	/* struct hopring hr[]: per hop */
 };
+
+static inline uint64_t *key_tail(const struct feat_state *st,
+				 const struct feat_state_key *k)
+{
+	return (uint64_t *)((char *)k + st->off_tail);
+}
+
+static inline struct wstat *key_ws(const struct feat_state *st,
+				   const struct feat_state_key *k)
+{
+	return (struct wstat *)((char *)k + st->off_ws);
+}
+
+static inline struct ustat *key_us(const struct feat_state *st,
+				   const struct feat_state_key *k)
+{
+	return (struct ustat *)((char *)k + st->off_us);
+}
+
+static inline struct feat_astate *key_run(const struct feat_state *st,
+					  const struct feat_state_key *k)
+{
+	return (struct feat_astate *)((char *)k + st->off_run);
+}
+
+static inline struct hopring *key_hr(const struct feat_state *st,
+				     const struct feat_state_key *k)
+{
+	return (struct hopring *)((char *)k + st->off_hr);
+}
 
 static inline uint32_t *queue(const struct feat_state *st,
 			      const struct feat_state_key *k, uint32_t q)
@@ -563,15 +594,15 @@ static void key_free(const struct feat_state *st, struct feat_state_key *k)
 	if (!k)
 		return;
 	for (i = 0; i < st->nstat; i++)
-		free(k->ws[i].acc);
+		free(key_ws(st, k)[i].acc);
 	for (i = 0; i < st->nus; i++)
-		free(k->us[i].acc);
+		free(key_us(st, k)[i].acc);
 	for (i = 0; i < st->g->nfeatures; i++)
 		if (st->fkind[i] == FEAT_FK_RUN)
 			feat_aggop_release(&st->g->aggs[st->g->features[i].agg],
-					   &k->run[st->fslot[i]]);
+					   &key_run(st, k)[st->fslot[i]]);
 	for (i = 0; i < st->nhop; i++)
-		hopring_free(st, i, &k->hr[i]);
+		hopring_free(st, i, &key_hr(st, k)[i]);
 	free(k->ring);
 	free(k);
 }
@@ -623,15 +654,10 @@ static struct feat_state_key *key_new(const struct feat_state *st)
 
 	if (!k)
 		return NULL;
-	k->tail = (uint64_t *)(blk + st->off_tail);
-	k->ws = (struct wstat *)(blk + st->off_ws);
-	k->us = (struct ustat *)(blk + st->off_us);
-	k->run = (struct feat_astate *)(blk + st->off_run);
-	k->hr = (struct hopring *)(blk + st->off_hr);
 	for (i = 0; i < g->nfeatures; i++)
 		if (st->fkind[i] == FEAT_FK_RUN &&
 		    feat_aggop_init(&g->aggs[g->features[i].agg],
-				    &k->run[st->fslot[i]]) < 0)
+				    &key_run(st, k)[st->fslot[i]]) < 0)
 			goto fail;
 	return k;
 fail:
@@ -645,14 +671,14 @@ fail:
 static int leave(const struct feat_state *st, struct feat_state_key *k,
 		 size_t w)
 {
-	uint64_t s = k->tail[w];
+	uint64_t s = key_tail(st, k)[w];
 	const uint64_t *e = entry(st, k, s);
 	uint64_t rm = ring_mask(st, k, s);
 	size_t i;
 
 	for (i = st->wfirst[w]; i < st->wfirst[w + 1]; i++) {
 		const struct feat_state_stat *d = &st->stat[i];
-		struct wstat *ws = &k->ws[i];
+		struct wstat *ws = &key_ws(st, k)[i];
 
 		if (rm >> d->rbit & 1)
 			continue;
@@ -668,7 +694,7 @@ static int leave(const struct feat_state *st, struct feat_state_key *k,
 		if (ws->mx.len && mono_front(st, k, d->mxq, &ws->mx) == (uint32_t)s)
 			mono_pop_front(k, &ws->mx);
 	}
-	k->tail[w]++;
+	key_tail(st, k)[w]++;
 	return 0;
 }
 
@@ -676,7 +702,7 @@ static int leave(const struct feat_state *st, struct feat_state_key *k,
 static inline int advance(const struct feat_state *st, struct feat_state_key *k,
 		   size_t w, int64_t limit)
 {
-	while (k->tail[w] < k->head && as_i(entry(st, k, k->tail[w])[0]) < limit)
+	while (key_tail(st, k)[w] < k->head && as_i(entry(st, k, key_tail(st, k)[w])[0]) < limit)
 		if (leave(st, k, w) < 0)
 			return -1;
 	return 0;
@@ -721,8 +747,8 @@ static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
 		uint32_t q[2];
 		int j;
 
-		m[0] = &k->ws[i].mn;
-		m[1] = &k->ws[i].mx;
+		m[0] = &key_ws(st, k)[i].mn;
+		m[1] = &key_ws(st, k)[i].mx;
 		q[0] = d->mnq;
 		q[1] = d->mxq;
 		for (j = 0; j < 2; j++) {
@@ -863,13 +889,13 @@ static int add_generic(struct feat_state *st, struct feat_state_key *k,
 
 		if (st->fkind[f] != FEAT_FK_RUN || skip(a, mask))
 			continue;
-		if (feed(st, a, &k->run[st->fslot[f]],
+		if (feed(st, a, &key_run(st, k)[st->fslot[f]],
 			 a->input >= 0 ? st->words[a->input] : 0,
 			 a->by >= 0 ? st->words[a->by] : 0) < 0)
 			return -1;
 	}
 	for (h = 0; h < st->nhop; h++) {
-		struct feat_astate *b = hop_bucket(st, h, &k->hr[h], ts);
+		struct feat_astate *b = hop_bucket(st, h, &key_hr(st, k)[h], ts);
 
 		if (!b)
 			return -1;
@@ -907,13 +933,13 @@ static void prefetch_key(const struct feat_state *st,
 	if (!k->cap)
 		return;
 	for (w = 0; w < st->nwin; w++)
-		__builtin_prefetch(entry(st, k, k->tail[w]));
+		__builtin_prefetch(entry(st, k, key_tail(st, k)[w]));
 	__builtin_prefetch(entry(st, k, k->head), 1);
 	if (!st->mask_word)
 		__builtin_prefetch(&mask_bytes(st, k)[rpos(k, k->head)], 1);
 	for (i = 0; i < st->nstat; i++) {
 		const struct feat_state_stat *d = &st->stat[i];
-		const struct wstat *ws = &k->ws[i];
+		const struct wstat *ws = &key_ws(st, k)[i];
 
 		if (ws->mn.len)
 			__builtin_prefetch(&queue(st, k, d->mnq)[wrap(k, ws->mn.head + ws->mn.len - 1)], 1);
@@ -944,8 +970,8 @@ static int apply(struct feat_state *st, size_t q)
 		for (w = 0; w < st->nwin; w++) {
 			if (advance(st, k, w, sub_sat(ts, st->wins[w])) < 0)
 				return -1;
-			if (k->tail[w] < lo)
-				lo = k->tail[w];
+			if (key_tail(st, k)[w] < lo)
+				lo = key_tail(st, k)[w];
 		}
 		k->base = lo;
 		if (k->base - k->org >= k->cap && k->cap)
@@ -971,7 +997,7 @@ static int apply(struct feat_state *st, size_t q)
 	}
 	for (i = 0; i < st->nstat; i++) {
 		const struct feat_state_stat *d = &st->stat[i];
-		struct wstat *ws = &k->ws[i];
+		struct wstat *ws = &key_ws(st, k)[i];
 		uint64_t word = words[d->in];
 		enum feat_type t = (enum feat_type)types[d->in];
 
@@ -1006,7 +1032,7 @@ static int apply(struct feat_state *st, size_t q)
 
 		if (st->us_at[i] < 0 || (mask >> i & 1))
 			continue;
-		us = &k->us[st->us_at[i]];
+		us = &key_us(st, k)[st->us_at[i]];
 		us->n++;
 		if (is_double_sum(st, i, st->need_u[i])) {
 			if (dsum_add(&us->isum, &us->acc, as_d(word), 1) < 0)
@@ -1250,12 +1276,12 @@ int feat_state_merge(struct feat_state *st, const void *key, size_t klen,
 		size_t a = g->features[f].agg;
 
 		if (st->fkind[f] == FEAT_FK_RUN &&
-		    feat_aggop_merge(&g->aggs[a], &st->ctx, &k->run[st->fslot[f]],
+		    feat_aggop_merge(&g->aggs[a], &st->ctx, &key_run(st, k)[st->fslot[f]],
 				     &st->tmp[a]) < 0)
 			return feat_error_nomem(err);
 	}
 	for (h = 0; h < st->nhop; h++) {
-		struct feat_astate *b = hop_bucket(st, h, &k->hr[h], start);
+		struct feat_astate *b = hop_bucket(st, h, &key_hr(st, k)[h], start);
 		size_t j;
 
 		if (!b)
@@ -1322,7 +1348,7 @@ static int eval_fold(struct feat_state *st, struct feat_state_key *k, size_t f,
 	uint64_t seq;
 
 	feat_aggop_reset(a, s);
-	for (seq = k->tail[w]; seq < k->head; seq++) {
+	for (seq = key_tail(st, k)[w]; seq < k->head; seq++) {
 		const uint64_t *e = entry(st, k, seq);
 		uint64_t rm = ring_mask(st, k, seq);
 		unsigned off = 1 + (unsigned)st->mask_word;
@@ -1350,7 +1376,7 @@ static int eval_hop(struct feat_state *st, struct feat_state_key *k, size_t f,
 
 	for (h = 0; st->hops[h] != a->hops[ft->window]; h++)
 		;
-	r = &k->hr[h];
+	r = &key_hr(st, k)[h];
 	lo = bucket_of(sub_sat(T, a->windows[ft->window]), st->hops[h]);
 	feat_aggop_reset(a, s);
 	for (idx = r->first > lo ? r->first : lo;
@@ -1400,7 +1426,7 @@ int feat_state_eval(struct feat_state *st, long id, int64_t T,
 		} else if (st->fkind[f] == FEAT_FK_FOLD) {
 			rc = eval_fold(st, k, f, v, json);
 		} else if (st->fkind[f] == FEAT_FK_RUN) {
-			rc = feat_aggop_result(a, &st->ctx, &k->run[st->fslot[f]], v, json);
+			rc = feat_aggop_result(a, &st->ctx, &key_run(st, k)[st->fslot[f]], v, json);
 		} else if (st->fkind[f] == FEAT_FK_HOP) {
 			rc = eval_hop(st, k, f, T, v, json);
 		} else if (a->input < 0 && a->op != FEAT_OP_COUNT) {
@@ -1408,11 +1434,11 @@ int feat_state_eval(struct feat_state *st, long id, int64_t T,
 		} else if (w < st->nwin && a->input < 0) {
 			/* count(*) */
 			v->type = FEAT_INT;
-			v->u.i = (int64_t)(k->head - k->tail[w]);
+			v->u.i = (int64_t)(k->head - key_tail(st, k)[w]);
 		} else if (w < st->nwin) {
 			long si = st->ws_at[w * g->ninputs + in];
 			const struct feat_state_stat *d = &st->stat[si];
-			struct wstat *ws = &k->ws[si];
+			struct wstat *ws = &key_ws(st, k)[si];
 
 			switch (a->op) {
 			case FEAT_OP_COUNT:
@@ -1432,7 +1458,7 @@ int feat_state_eval(struct feat_state *st, long id, int64_t T,
 					to_value(st, t, entry(st, k, mono_front(st, k, d->mxq, &ws->mx))[d->col], v);
 				break;
 			case FEAT_OP_LAST:
-				if (ws->last && ws->last - 1 >= k->tail[w])
+				if (ws->last && ws->last - 1 >= key_tail(st, k)[w])
 					to_value(st, t, entry(st, k, ws->last - 1)[d->col], v);
 				break;
 			default:
@@ -1442,7 +1468,7 @@ int feat_state_eval(struct feat_state *st, long id, int64_t T,
 			v->type = FEAT_INT;
 			v->u.i = (int64_t)k->total;
 		} else {
-			struct ustat *us = &k->us[st->us_at[in]];
+			struct ustat *us = &key_us(st, k)[st->us_at[in]];
 
 			switch (a->op) {
 			case FEAT_OP_COUNT:
