@@ -721,7 +721,7 @@ static int64_t sub_sat(int64_t a, int64_t b)
  * join of many keys), for a copy of each entry about twice as often. */
 static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
 {
-	size_t cap = k->cap ? k->cap + k->cap / 2 : 4, i;
+	size_t cap = k->cap ? k->cap + (k->cap > 16 ? k->cap / 4 : 4) : 4, i;
 	uint64_t *r, s;
 
 	/* queues hold the low 32 bits of seqs, exact below 2^32 entries */
