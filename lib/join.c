@@ -14,10 +14,11 @@
  * be answered while the left input is still live.
  *
  * Slot texts live in two arenas: A (in slot order: the left row's output
- * text and its encoded values) and B (in answer order: the feature text).
- * Both are compacted as rows leave, so memory follows the rows waiting,
- * not the rows seen. A slot keeps offsets only: its time is in the heap
- * and its keys are encoded again from its values when it is answered.
+ * text and its encoded values; a_off, beside the slots, says where) and B
+ * (in answer order: the feature text). Both are compacted as rows leave,
+ * so memory follows the rows waiting, not the rows seen. A slot keeps
+ * offsets only: its time is in the heap and its keys are encoded again
+ * from its values when it is answered.
  *
  * Once the left input has ended no query can join the heap, so it is
  * sorted once and read in order, which lets the memory of the next
@@ -27,7 +28,11 @@
  * waits for its end), A holds no texts: a second reader parses the file
  * again from where the first began and gives the texts in row order as
  * rows leave (reread). The file must not change meanwhile; a change of
- * its size or modification time is an error.
+ * its size or modification time is an error. A then holds values only, so
+ * once sorted they move to v in query order, and the pages of v and of
+ * the sorted queries are given back as queries are answered: at the
+ * peak, when most rows are answered and wait for an earlier one, a row
+ * costs its slot and its feature text.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +55,6 @@
 #include "tilein.h"
 
 struct slot {
-	uint64_t a_off;		/* left text, then values */
 	uint64_t b_off;
 	uint32_t left_len;
 	uint32_t b_len;		/* 0 until answered (a row ends in a newline) */
@@ -89,13 +93,16 @@ struct jrun {
 	int have_left_max;
 	/* slots */
 	struct slot *slots;
+	uint64_t *a_off;		/* per slot: its left text, then values, in A */
 	size_t front, count, cap;	/* slot seq front .. front + count */
 	uint64_t first_seq;		/* seq of slots[front] */
 	struct qref *heap;		/* pending queries by (T, seq) */
 	size_t nheap, heap_cap;
 	int sorted;			/* heap[hpos .. nheap) sorted, no more rows */
 	size_t hpos;
-	size_t hfreed;			/* heap[0 .. hfreed) given back */
+	size_t hfreed;			/* bytes of heap given back */
+	struct feat_buf v;		/* sorted, reread: values in query order */
+	size_t vpos, vfreed;		/* the next query's; bytes given back */
 	unsigned char *keep_col;	/* per left column: its value is kept */
 	struct feat_buf key;		/* scratch: one part's encoded key */
 	struct feat_buf a, b;
@@ -116,9 +123,14 @@ struct jrun {
 	struct feat_buf text;
 };
 
+static size_t slot_index(const struct jrun *r, uint64_t seq)
+{
+	return (r->front + (seq - r->first_seq)) % r->cap;
+}
+
 static struct slot *slot_at(struct jrun *r, uint64_t seq)
 {
-	return &r->slots[(r->front + (seq - r->first_seq)) % r->cap];
+	return &r->slots[slot_index(r, seq)];
 }
 
 static inline int heap_less(const struct qref *x, const struct qref *y)
@@ -185,11 +197,56 @@ static void prefetch_queries(struct jrun *r)
 {
 	if (r->hpos + 16 < r->nheap)
 		__builtin_prefetch(slot_at(r, r->heap[r->hpos + 16].seq));
-	if (r->hpos + 8 < r->nheap) {
-		const struct slot *s = slot_at(r, r->heap[r->hpos + 8].seq);
+	if (r->hpos + 8 < r->nheap && !r->v.ptr) {
+		size_t i = slot_index(r, r->heap[r->hpos + 8].seq);
 
-		__builtin_prefetch(r->a.ptr + s->a_off + held_len(r, s));
+		__builtin_prefetch(r->a.ptr + r->a_off[i] + held_len(r, &r->slots[i]));
 	}
+}
+
+/* Gives back the pages of p[*freed .. upto) (a prefix no longer read). */
+static void release_prefix(const void *p, size_t *freed, size_t upto)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo, hi;
+
+	if (upto - *freed < (1u << 20) || !page)
+		return;
+	lo = ((uintptr_t)p + *freed + page - 1) & ~(uintptr_t)(page - 1);
+	hi = ((uintptr_t)p + upto) & ~(uintptr_t)(page - 1);
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	*freed = upto;
+}
+
+/*
+ * Once sorted, with the texts reread: moves every query's values from A
+ * (in row order) to v (in query order), which answers then read in order,
+ * giving back its pages as they go; A and the slots' offsets into it are
+ * freed. Memory is lowest here (no answer yet), and highest when most
+ * rows are answered but wait for an earlier one.
+ */
+static int values_in_query_order(struct jrun *r, struct feat_error *err)
+{
+	size_t h, i, nleft = r->j->left.ncols;
+	const unsigned char *end = (const unsigned char *)r->a.ptr + r->a.len;
+
+	if (feat_buf_grow(&r->v, r->a.len) < 0)
+		return feat_error_nomem(err);
+	for (h = 0; h < r->nheap; h++) {
+		const unsigned char *p0 = (const unsigned char *)r->a.ptr +
+					  r->a_off[slot_index(r, r->heap[h].seq)];
+		const unsigned char *p = p0;
+
+		for (i = 0; i < nleft; i++)
+			if (feat_tile_get_value(&p, end, &r->drow[i]) < 0)
+				return feat_error_set(err, NULL, 0, 0, "internal error: bad left row");
+		feat_buf_add(&r->v, p0, (size_t)(p - p0));
+	}
+	feat_buf_release(&r->a);
+	free(r->a_off);
+	r->a_off = NULL;
+	return 0;
 }
 
 /*
@@ -200,30 +257,31 @@ static void prefetch_queries(struct jrun *r)
  */
 static void release_answered(struct jrun *r)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	uintptr_t lo, hi;
-
-	if (r->hpos - r->hfreed < (1u << 20) / sizeof(*r->heap) || !page)
-		return;
-	lo = ((uintptr_t)(r->heap + r->hfreed) + page - 1) & ~(uintptr_t)(page - 1);
-	hi = (uintptr_t)(r->heap + r->hpos) & ~(uintptr_t)(page - 1);
-	if (hi > lo)
-		madvise((void *)lo, hi - lo, MADV_DONTNEED);
-	r->hfreed = r->hpos;
+	release_prefix(r->heap, &r->hfreed, r->hpos * sizeof(*r->heap));
+	if (r->v.ptr)
+		release_prefix(r->v.ptr, &r->vfreed, r->vpos);
 }
 
 static int grow_slots(struct jrun *r)
 {
 	size_t cap = r->cap ? r->cap * 2 : 1024, i;
 	struct slot *s = malloc(cap * sizeof(*s));
+	uint64_t *o = malloc(cap * sizeof(*o));
 	struct qref *h;
 
-	if (!s)
+	if (!s || !o) {
+		free(s);
+		free(o);
 		return -1;
-	for (i = 0; i < r->count; i++)
+	}
+	for (i = 0; i < r->count; i++) {
 		s[i] = r->slots[(r->front + i) % r->cap];
+		o[i] = r->a_off[(r->front + i) % r->cap];
+	}
 	free(r->slots);
+	free(r->a_off);
 	r->slots = s;
+	r->a_off = o;
 	r->front = 0;
 	h = realloc(r->heap, cap * sizeof(*h));
 	if (!h)
@@ -317,7 +375,7 @@ static int on_left(void *ctx, const struct feat_csv_row *row,
 		return feat_error_nomem(err);
 	s = &r->slots[(r->front + r->count) % r->cap];
 	memset(s, 0, sizeof(*s));
-	s->a_off = a->len;
+	r->a_off[(r->front + r->count) % r->cap] = a->len;
 	if (r->reread) {
 		feat_buf_reset(&r->text);
 		left_text(r, row, &r->text);
@@ -327,10 +385,12 @@ static int on_left(void *ctx, const struct feat_csv_row *row,
 					      "left row is longer than 4 GiB");
 	} else {
 		left_text(r, row, a);
-		if (a->len - s->a_off > UINT32_MAX)
+		size_t a_off = r->a_off[(r->front + r->count) % r->cap];
+
+		if (a->len - a_off > UINT32_MAX)
 			return feat_error_set(err, r->in.name, row->line, 0,
 					      "left row is longer than 4 GiB");
-		s->left_len = (uint32_t)(a->len - s->a_off);
+		s->left_len = (uint32_t)(a->len - a_off);
 	}
 	for (i = 0; i < left->ncols; i++) {
 		static const struct feat_value null_value = { .type = FEAT_NULL };
@@ -447,14 +507,16 @@ static void compact(struct jrun *r)
 {
 	size_t i;
 
-	if (r->count && r->slots[r->front].a_off > (1u << 20) &&
-	    r->slots[r->front].a_off * 2 > r->a.len) {
-		size_t d = r->slots[r->front].a_off;
+	if (!r->a_off) {
+		/* A is gone: values_in_query_order() */
+	} else if (r->count && r->a_off[r->front] > (1u << 20) &&
+		   r->a_off[r->front] * 2 > r->a.len) {
+		size_t d = r->a_off[r->front];
 
 		memmove(r->a.ptr, r->a.ptr + d, r->a.len - d);
 		r->a.len -= d;
 		for (i = 0; i < r->count; i++)
-			r->slots[(r->front + i) % r->cap].a_off -= d;
+			r->a_off[(r->front + i) % r->cap] -= d;
 	} else if (!r->count) {
 		feat_buf_reset(&r->a);
 	}
@@ -491,9 +553,11 @@ static int emit_ready(struct jrun *r, struct feat_error *err)
 {
 	while (r->count && r->slots[r->front].b_len) {
 		struct slot *s = &r->slots[r->front];
-		const char *text = r->a.ptr + s->a_off;
+		const char *text = NULL;
 
-		if (r->reread && next_text(r, s, &text, err) < 0)
+		if (!r->reread)
+			text = r->a.ptr + r->a_off[r->front];
+		else if (next_text(r, s, &text, err) < 0)
 			return -1;
 		if (feat_output_write(r->out, text, s->left_len, err) < 0 ||
 		    feat_output_write(r->out, r->b.ptr + s->b_off, s->b_len, err) < 0)
@@ -563,17 +627,25 @@ static int answer(struct jrun *r, uint64_t seq, int64_t T,
 		  struct feat_error *err)
 {
 	const struct feat_join *j = r->j;
-	struct slot *s = slot_at(r, seq);
-	const unsigned char *p = (const unsigned char *)r->a.ptr + s->a_off +
-				 held_len(r, s);
-	/* the values end themselves; the arena's end bounds them */
-	const unsigned char *end = (const unsigned char *)r->a.ptr + r->a.len;
+	size_t si = slot_index(r, seq);
+	struct slot *s = &r->slots[si];
+	const unsigned char *p, *end;
 	struct feat_buf *b = &r->b;
 	size_t i, k, nleft = j->left.ncols;
 
+	/* the values end themselves; the arena's end bounds them */
+	if (r->v.ptr) {
+		p = (const unsigned char *)r->v.ptr + r->vpos;
+		end = (const unsigned char *)r->v.ptr + r->v.len;
+	} else {
+		p = (const unsigned char *)r->a.ptr + r->a_off[si] + held_len(r, s);
+		end = (const unsigned char *)r->a.ptr + r->a.len;
+	}
 	for (i = 0; i < nleft; i++)
 		if (feat_tile_get_value(&p, end, &r->drow[i]) < 0)
 			return feat_error_set(err, NULL, 0, 0, "internal error: bad left row");
+	if (r->v.ptr)
+		r->vpos = (size_t)(p - (const unsigned char *)r->v.ptr);
 	for (i = 0; i < j->nparts; i++) {
 		const struct feat_part *pt = &j->parts[i];
 		const struct feat_group_by *g = &r->plan->group_bys[pt->group_by];
@@ -813,6 +885,8 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 			}
 			if (r.nheap)
 				qsort(r.heap, r.nheap, sizeof(*r.heap), qref_cmp);
+			if (r.reread && r.nheap && values_in_query_order(&r, err) < 0)
+				goto out;
 			r.sorted = 1;
 			r.hpos = 0;
 		}
@@ -885,7 +959,9 @@ out:
 	free(r.field_col);
 	free(r.keep_col);
 	free(r.slots);
+	free(r.a_off);
 	free(r.heap);
+	feat_buf_release(&r.v);
 	feat_buf_release(&r.a);
 	feat_buf_release(&r.b);
 	feat_buf_release(&r.text);
