@@ -109,22 +109,66 @@ struct hopring {
  * pointers name. The ring block (ring, then the queues) is the other. */
 struct feat_state_key {
 	uint64_t *ring;
-	size_t cap;			/* entries; a power of two */
-	uint64_t base, head;		/* seqs [base, head) are stored */
-	uint64_t total;			/* events ever */
-	uint64_t *tail;			/* per bounded window */
-	struct wstat *ws;		/* per st->stat */
-	struct ustat *us;		/* per input with st->us_at[input] >= 0 */
-	struct feat_astate *run;	/* RUN features' states */
-	struct hopring *hr;		/* per hop */
+	uint32_t cap;			/* entries */
 	int tiled;			/* state records were merged in */
+	uint64_t base, head;		/* seqs [base, head) are stored */
+	uint64_t org;			/* seq at position 0; base - org < cap */
+	uint64_t total;			/* events ever */
 	int64_t tiled_last;		/* then: their latest event */
+	/* then, at st->off_tail and so on (key_tail() and so on): */
+	/* uint64_t tail[]: per bounded window */
+	/* struct wstat ws[]: per st->stat */
+	/* struct ustat us[]: per input with st->us_at[input] >= 0 */
+	/* struct feat_astate run[]: RUN features' states */
+	/* struct hopring hr[]: per hop */
 };
+
+static inline uint64_t *key_tail(const struct feat_state *st,
+				 const struct feat_state_key *k)
+{
+	return (uint64_t *)((char *)k + st->off_tail);
+}
+
+static inline struct wstat *key_ws(const struct feat_state *st,
+				   const struct feat_state_key *k)
+{
+	return (struct wstat *)((char *)k + st->off_ws);
+}
+
+static inline struct ustat *key_us(const struct feat_state *st,
+				   const struct feat_state_key *k)
+{
+	return (struct ustat *)((char *)k + st->off_us);
+}
+
+static inline struct feat_astate *key_run(const struct feat_state *st,
+					  const struct feat_state_key *k)
+{
+	return (struct feat_astate *)((char *)k + st->off_run);
+}
+
+static inline struct hopring *key_hr(const struct feat_state *st,
+				     const struct feat_state_key *k)
+{
+	return (struct hopring *)((char *)k + st->off_hr);
+}
 
 static inline uint32_t *queue(const struct feat_state *st,
 			      const struct feat_state_key *k, uint32_t q)
 {
 	return (uint32_t *)(k->ring + k->cap * st->entry_words) + k->cap * q;
+}
+
+/* Index i (below 2 * cap) of a ring or queue of k, wrapped. */
+static inline size_t wrap(const struct feat_state_key *k, size_t i)
+{
+	return i >= k->cap ? i - k->cap : i;
+}
+
+/* The ring position of seq, one of [base, head]. */
+static inline size_t rpos(const struct feat_state_key *k, uint64_t seq)
+{
+	return wrap(k, (size_t)(seq - k->org));
 }
 
 static inline uint32_t mono_front(const struct feat_state *st,
@@ -138,7 +182,7 @@ static inline uint32_t mono_back(const struct feat_state *st,
 				 const struct feat_state_key *k, uint32_t q,
 				 const struct mono *m)
 {
-	return queue(st, k, q)[(m->head + m->len - 1) & (k->cap - 1)];
+	return queue(st, k, q)[wrap(k, m->head + m->len - 1)];
 }
 
 /* The ring has room for seq, so the queue has room for one more. */
@@ -146,21 +190,21 @@ static inline void mono_push(const struct feat_state *st,
 			     const struct feat_state_key *k, uint32_t q,
 			     struct mono *m, uint64_t seq)
 {
-	queue(st, k, q)[(m->head + m->len) & (k->cap - 1)] = (uint32_t)seq;
+	queue(st, k, q)[wrap(k, m->head + m->len)] = (uint32_t)seq;
 	m->len++;
 }
 
 static inline void mono_pop_front(const struct feat_state_key *k,
 				  struct mono *m)
 {
-	m->head = (m->head + 1) & (uint32_t)(k->cap - 1);
+	m->head = (uint32_t)wrap(k, m->head + 1);
 	m->len--;
 }
 
 static inline uint64_t *entry(const struct feat_state *st,
 			      const struct feat_state_key *k, uint64_t seq)
 {
-	return k->ring + (seq & (k->cap - 1)) * st->entry_words;
+	return k->ring + rpos(k, seq) * st->entry_words;
 }
 
 /* The null mask of entry seq: a bit per ring column (st->rbit). */
@@ -175,7 +219,7 @@ static inline uint64_t ring_mask(const struct feat_state *st,
 {
 	if (st->mask_word)
 		return entry(st, k, seq)[1];
-	return mask_bytes(st, k)[seq & (k->cap - 1)];
+	return mask_bytes(st, k)[rpos(k, seq)];
 }
 
 static int64_t as_i(uint64_t w)
@@ -550,15 +594,15 @@ static void key_free(const struct feat_state *st, struct feat_state_key *k)
 	if (!k)
 		return;
 	for (i = 0; i < st->nstat; i++)
-		free(k->ws[i].acc);
+		free(key_ws(st, k)[i].acc);
 	for (i = 0; i < st->nus; i++)
-		free(k->us[i].acc);
+		free(key_us(st, k)[i].acc);
 	for (i = 0; i < st->g->nfeatures; i++)
 		if (st->fkind[i] == FEAT_FK_RUN)
 			feat_aggop_release(&st->g->aggs[st->g->features[i].agg],
-					   &k->run[st->fslot[i]]);
+					   &key_run(st, k)[st->fslot[i]]);
 	for (i = 0; i < st->nhop; i++)
-		hopring_free(st, i, &k->hr[i]);
+		hopring_free(st, i, &key_hr(st, k)[i]);
 	free(k->ring);
 	free(k);
 }
@@ -610,15 +654,10 @@ static struct feat_state_key *key_new(const struct feat_state *st)
 
 	if (!k)
 		return NULL;
-	k->tail = (uint64_t *)(blk + st->off_tail);
-	k->ws = (struct wstat *)(blk + st->off_ws);
-	k->us = (struct ustat *)(blk + st->off_us);
-	k->run = (struct feat_astate *)(blk + st->off_run);
-	k->hr = (struct hopring *)(blk + st->off_hr);
 	for (i = 0; i < g->nfeatures; i++)
 		if (st->fkind[i] == FEAT_FK_RUN &&
 		    feat_aggop_init(&g->aggs[g->features[i].agg],
-				    &k->run[st->fslot[i]]) < 0)
+				    &key_run(st, k)[st->fslot[i]]) < 0)
 			goto fail;
 	return k;
 fail:
@@ -632,14 +671,14 @@ fail:
 static int leave(const struct feat_state *st, struct feat_state_key *k,
 		 size_t w)
 {
-	uint64_t s = k->tail[w];
+	uint64_t s = key_tail(st, k)[w];
 	const uint64_t *e = entry(st, k, s);
 	uint64_t rm = ring_mask(st, k, s);
 	size_t i;
 
 	for (i = st->wfirst[w]; i < st->wfirst[w + 1]; i++) {
 		const struct feat_state_stat *d = &st->stat[i];
-		struct wstat *ws = &k->ws[i];
+		struct wstat *ws = &key_ws(st, k)[i];
 
 		if (rm >> d->rbit & 1)
 			continue;
@@ -655,7 +694,7 @@ static int leave(const struct feat_state *st, struct feat_state_key *k,
 		if (ws->mx.len && mono_front(st, k, d->mxq, &ws->mx) == (uint32_t)s)
 			mono_pop_front(k, &ws->mx);
 	}
-	k->tail[w]++;
+	key_tail(st, k)[w]++;
 	return 0;
 }
 
@@ -663,7 +702,7 @@ static int leave(const struct feat_state *st, struct feat_state_key *k,
 static inline int advance(const struct feat_state *st, struct feat_state_key *k,
 		   size_t w, int64_t limit)
 {
-	while (k->tail[w] < k->head && as_i(entry(st, k, k->tail[w])[0]) < limit)
+	while (key_tail(st, k)[w] < k->head && as_i(entry(st, k, key_tail(st, k)[w])[0]) < limit)
 		if (leave(st, k, w) < 0)
 			return -1;
 	return 0;
@@ -676,11 +715,13 @@ static int64_t sub_sat(int64_t a, int64_t b)
 	return a - b;
 }
 
-/* Doubles the ring block: entries keep their seqs' places, queues start
- * at 0 again. */
+/* Grows the ring block by half: entries move to base's place at 0
+ * (org = base), queues start at 0 again. A half, not a doubling, keeps
+ * most of the rings' memory in use (their sizes are the peak memory of a
+ * join of many keys), for a copy of each entry about twice as often. */
 static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
 {
-	size_t cap = k->cap ? k->cap * 2 : 4, i;
+	size_t cap = k->cap ? k->cap + (k->cap > 16 ? k->cap / 4 : 4) : 4, i;
 	uint64_t *r, s;
 
 	/* queues hold the low 32 bits of seqs, exact below 2^32 entries */
@@ -691,14 +732,14 @@ static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
 	if (!r)
 		return -1;
 	for (s = k->base; s < k->head; s++)
-		memcpy(r + (s & (cap - 1)) * st->entry_words, entry(st, k, s),
+		memcpy(r + (s - k->base) * st->entry_words, entry(st, k, s),
 		       st->entry_words * sizeof(*r));
 	if (!st->mask_word) {
 		unsigned char *to = (unsigned char *)((uint32_t *)(r + cap * st->entry_words) +
 						      cap * st->nq);
 
 		for (s = k->base; s < k->head; s++)
-			to[s & (cap - 1)] = mask_bytes(st, k)[s & (k->cap - 1)];
+			to[s - k->base] = mask_bytes(st, k)[rpos(k, s)];
 	}
 	for (i = 0; i < st->nstat; i++) {
 		const struct feat_state_stat *d = &st->stat[i];
@@ -706,8 +747,8 @@ static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
 		uint32_t q[2];
 		int j;
 
-		m[0] = &k->ws[i].mn;
-		m[1] = &k->ws[i].mx;
+		m[0] = &key_ws(st, k)[i].mn;
+		m[1] = &key_ws(st, k)[i].mx;
 		q[0] = d->mnq;
 		q[1] = d->mxq;
 		for (j = 0; j < 2; j++) {
@@ -717,13 +758,14 @@ static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
 			if (!(d->need & NEED(j ? FEAT_OP_MAX : FEAT_OP_MIN)))
 				continue;
 			for (x = 0; x < m[j]->len; x++)
-				to[x] = queue(st, k, q[j])[(m[j]->head + x) & (k->cap - 1)];
+				to[x] = queue(st, k, q[j])[wrap(k, m[j]->head + x)];
 			m[j]->head = 0;
 		}
 	}
 	free(k->ring);
 	k->ring = r;
-	k->cap = cap;
+	k->cap = (uint32_t)cap;
+	k->org = k->base;
 	return 0;
 }
 
@@ -847,13 +889,13 @@ static int add_generic(struct feat_state *st, struct feat_state_key *k,
 
 		if (st->fkind[f] != FEAT_FK_RUN || skip(a, mask))
 			continue;
-		if (feed(st, a, &k->run[st->fslot[f]],
+		if (feed(st, a, &key_run(st, k)[st->fslot[f]],
 			 a->input >= 0 ? st->words[a->input] : 0,
 			 a->by >= 0 ? st->words[a->by] : 0) < 0)
 			return -1;
 	}
 	for (h = 0; h < st->nhop; h++) {
-		struct feat_astate *b = hop_bucket(st, h, &k->hr[h], ts);
+		struct feat_astate *b = hop_bucket(st, h, &key_hr(st, k)[h], ts);
 
 		if (!b)
 			return -1;
@@ -891,18 +933,18 @@ static void prefetch_key(const struct feat_state *st,
 	if (!k->cap)
 		return;
 	for (w = 0; w < st->nwin; w++)
-		__builtin_prefetch(entry(st, k, k->tail[w]));
+		__builtin_prefetch(entry(st, k, key_tail(st, k)[w]));
 	__builtin_prefetch(entry(st, k, k->head), 1);
 	if (!st->mask_word)
-		__builtin_prefetch(&mask_bytes(st, k)[k->head & (k->cap - 1)], 1);
+		__builtin_prefetch(&mask_bytes(st, k)[rpos(k, k->head)], 1);
 	for (i = 0; i < st->nstat; i++) {
 		const struct feat_state_stat *d = &st->stat[i];
-		const struct wstat *ws = &k->ws[i];
+		const struct wstat *ws = &key_ws(st, k)[i];
 
 		if (ws->mn.len)
-			__builtin_prefetch(&queue(st, k, d->mnq)[(ws->mn.head + ws->mn.len - 1) & (k->cap - 1)], 1);
+			__builtin_prefetch(&queue(st, k, d->mnq)[wrap(k, ws->mn.head + ws->mn.len - 1)], 1);
 		if (ws->mx.len)
-			__builtin_prefetch(&queue(st, k, d->mxq)[(ws->mx.head + ws->mx.len - 1) & (k->cap - 1)], 1);
+			__builtin_prefetch(&queue(st, k, d->mxq)[wrap(k, ws->mx.head + ws->mx.len - 1)], 1);
 	}
 }
 
@@ -928,10 +970,12 @@ static int apply(struct feat_state *st, size_t q)
 		for (w = 0; w < st->nwin; w++) {
 			if (advance(st, k, w, sub_sat(ts, st->wins[w])) < 0)
 				return -1;
-			if (k->tail[w] < lo)
-				lo = k->tail[w];
+			if (key_tail(st, k)[w] < lo)
+				lo = key_tail(st, k)[w];
 		}
 		k->base = lo;
+		if (k->base - k->org >= k->cap && k->cap)
+			k->org = k->base - (k->base - k->org) % k->cap;
 		if (k->head - k->base == k->cap && ring_grow(st, k) < 0)
 			return -1;
 	}
@@ -949,11 +993,11 @@ static int apply(struct feat_state *st, size_t q)
 		if (st->mask_word)
 			e[1] = rm;
 		else
-			mask_bytes(st, k)[seq & (k->cap - 1)] = (unsigned char)rm;
+			mask_bytes(st, k)[rpos(k, seq)] = (unsigned char)rm;
 	}
 	for (i = 0; i < st->nstat; i++) {
 		const struct feat_state_stat *d = &st->stat[i];
-		struct wstat *ws = &k->ws[i];
+		struct wstat *ws = &key_ws(st, k)[i];
 		uint64_t word = words[d->in];
 		enum feat_type t = (enum feat_type)types[d->in];
 
@@ -988,7 +1032,7 @@ static int apply(struct feat_state *st, size_t q)
 
 		if (st->us_at[i] < 0 || (mask >> i & 1))
 			continue;
-		us = &k->us[st->us_at[i]];
+		us = &key_us(st, k)[st->us_at[i]];
 		us->n++;
 		if (is_double_sum(st, i, st->need_u[i])) {
 			if (dsum_add(&us->isum, &us->acc, as_d(word), 1) < 0)
@@ -1232,12 +1276,12 @@ int feat_state_merge(struct feat_state *st, const void *key, size_t klen,
 		size_t a = g->features[f].agg;
 
 		if (st->fkind[f] == FEAT_FK_RUN &&
-		    feat_aggop_merge(&g->aggs[a], &st->ctx, &k->run[st->fslot[f]],
+		    feat_aggop_merge(&g->aggs[a], &st->ctx, &key_run(st, k)[st->fslot[f]],
 				     &st->tmp[a]) < 0)
 			return feat_error_nomem(err);
 	}
 	for (h = 0; h < st->nhop; h++) {
-		struct feat_astate *b = hop_bucket(st, h, &k->hr[h], start);
+		struct feat_astate *b = hop_bucket(st, h, &key_hr(st, k)[h], start);
 		size_t j;
 
 		if (!b)
@@ -1304,7 +1348,7 @@ static int eval_fold(struct feat_state *st, struct feat_state_key *k, size_t f,
 	uint64_t seq;
 
 	feat_aggop_reset(a, s);
-	for (seq = k->tail[w]; seq < k->head; seq++) {
+	for (seq = key_tail(st, k)[w]; seq < k->head; seq++) {
 		const uint64_t *e = entry(st, k, seq);
 		uint64_t rm = ring_mask(st, k, seq);
 		unsigned off = 1 + (unsigned)st->mask_word;
@@ -1332,7 +1376,7 @@ static int eval_hop(struct feat_state *st, struct feat_state_key *k, size_t f,
 
 	for (h = 0; st->hops[h] != a->hops[ft->window]; h++)
 		;
-	r = &k->hr[h];
+	r = &key_hr(st, k)[h];
 	lo = bucket_of(sub_sat(T, a->windows[ft->window]), st->hops[h]);
 	feat_aggop_reset(a, s);
 	for (idx = r->first > lo ? r->first : lo;
@@ -1382,7 +1426,7 @@ int feat_state_eval(struct feat_state *st, long id, int64_t T,
 		} else if (st->fkind[f] == FEAT_FK_FOLD) {
 			rc = eval_fold(st, k, f, v, json);
 		} else if (st->fkind[f] == FEAT_FK_RUN) {
-			rc = feat_aggop_result(a, &st->ctx, &k->run[st->fslot[f]], v, json);
+			rc = feat_aggop_result(a, &st->ctx, &key_run(st, k)[st->fslot[f]], v, json);
 		} else if (st->fkind[f] == FEAT_FK_HOP) {
 			rc = eval_hop(st, k, f, T, v, json);
 		} else if (a->input < 0 && a->op != FEAT_OP_COUNT) {
@@ -1390,11 +1434,11 @@ int feat_state_eval(struct feat_state *st, long id, int64_t T,
 		} else if (w < st->nwin && a->input < 0) {
 			/* count(*) */
 			v->type = FEAT_INT;
-			v->u.i = (int64_t)(k->head - k->tail[w]);
+			v->u.i = (int64_t)(k->head - key_tail(st, k)[w]);
 		} else if (w < st->nwin) {
 			long si = st->ws_at[w * g->ninputs + in];
 			const struct feat_state_stat *d = &st->stat[si];
-			struct wstat *ws = &k->ws[si];
+			struct wstat *ws = &key_ws(st, k)[si];
 
 			switch (a->op) {
 			case FEAT_OP_COUNT:
@@ -1414,7 +1458,7 @@ int feat_state_eval(struct feat_state *st, long id, int64_t T,
 					to_value(st, t, entry(st, k, mono_front(st, k, d->mxq, &ws->mx))[d->col], v);
 				break;
 			case FEAT_OP_LAST:
-				if (ws->last && ws->last - 1 >= k->tail[w])
+				if (ws->last && ws->last - 1 >= key_tail(st, k)[w])
 					to_value(st, t, entry(st, k, ws->last - 1)[d->col], v);
 				break;
 			default:
@@ -1424,7 +1468,7 @@ int feat_state_eval(struct feat_state *st, long id, int64_t T,
 			v->type = FEAT_INT;
 			v->u.i = (int64_t)k->total;
 		} else {
-			struct ustat *us = &k->us[st->us_at[in]];
+			struct ustat *us = &key_us(st, k)[st->us_at[in]];
 
 			switch (a->op) {
 			case FEAT_OP_COUNT:
