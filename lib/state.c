@@ -13,9 +13,10 @@
  * its cost is cache and TLB misses, not instructions: each key keeps
  * everything of a fixed size (window tails, the running aggregates that
  * some feature needs, running states, hop rings) in one block, and
- * everything that grows with its events (the ring, and the monotonic queues
- * for min and max, which never hold more entries than the ring) in a
- * second one.
+ * everything that grows with its events in others: the ring, and per
+ * running aggregate with a min or max its monotonic queues, sized to
+ * their own contents (a short window's queue stays short however long
+ * the ring that the longest window needs).
  *
  * Sums of doubles. A sum is kept as an exact fixed-point integer of 2^-64
  * units in 128 bits for as long as every value added is a multiple of
@@ -40,26 +41,31 @@
 #define FRAC_MASK ((UINT64_C(1) << 52) - 1)
 
 /* A monotonic queue of seqs (their low 32 bits: the ring is shorter than
- * 2^32); its storage is queue q of the key's ring block, as long as the
- * ring (it never holds more than the ring). */
+ * 2^32); its storage is queue q of its stat's queue block (struct wstat:
+ * qb). */
 struct mono {
 	uint32_t head, len;
 };
 
+/* Fields ordered so that none is padded (the 16-byte sum first). */
 struct wstat {
-	int64_t n;			/* non-null values inside */
 	feat_i128 isum;			/* int sums; double sums in 2^-64 units */
+	int64_t n;			/* non-null values inside */
 	struct feat_accum *acc;		/* double sums beyond the fixed point */
-	struct mono mn, mx;
 	uint64_t last;			/* seq + 1 of the newest non-null */
+	struct mono mn, mx;
+	/* the queues' block, NULL until the first is pushed: qb[0] is the
+	 * entries each queue has room for (cap), queue q (0 or 1) the cap
+	 * entries from qb + 1 + q * cap, a ring from its head */
+	uint32_t *qb;
 };
 
 struct ustat {
-	int64_t n;
 	feat_i128 isum;
+	int64_t n;
 	struct feat_accum *acc;
-	int has;
 	uint64_t min, max, last;
+	int has;
 };
 
 /* What one running aggregate of a bounded window (struct wstat) needs:
@@ -70,7 +76,8 @@ struct feat_state_stat {
 	uint32_t rbit;			/* its bit in a ring entry's null mask */
 	unsigned need;			/* bit per enum feat_op */
 	int dbl;			/* a sum of doubles */
-	uint32_t mnq, mxq;		/* queues of the ring block */
+	uint32_t mnq, mxq;		/* its queues in its queue block */
+	uint32_t nq;			/* queues: 0, 1 or 2 */
 };
 
 /*
@@ -153,10 +160,15 @@ static inline struct hopring *key_hr(const struct feat_state *st,
 	return (struct hopring *)((char *)k + st->off_hr);
 }
 
-static inline uint32_t *queue(const struct feat_state *st,
-			      const struct feat_state_key *k, uint32_t q)
+static inline uint32_t *queue(const uint32_t *qb, uint32_t q)
 {
-	return (uint32_t *)(k->ring + k->cap * st->entry_words) + k->cap * q;
+	return (uint32_t *)qb + 1 + (size_t)q * qb[0];
+}
+
+/* Index i (below 2 * cap) of a queue of block qb, wrapped. */
+static inline uint32_t qwrap(const uint32_t *qb, uint32_t i)
+{
+	return i >= qb[0] ? i - qb[0] : i;
 }
 
 /* Index i (below 2 * cap) of a ring or queue of k, wrapped. */
@@ -171,34 +183,71 @@ static inline size_t rpos(const struct feat_state_key *k, uint64_t seq)
 	return wrap(k, (size_t)(seq - k->org));
 }
 
-static inline uint32_t mono_front(const struct feat_state *st,
-				  const struct feat_state_key *k, uint32_t q,
+static inline uint32_t mono_front(const uint32_t *qb, uint32_t q,
 				  const struct mono *m)
 {
-	return queue(st, k, q)[m->head];
+	return queue(qb, q)[m->head];
 }
 
-static inline uint32_t mono_back(const struct feat_state *st,
-				 const struct feat_state_key *k, uint32_t q,
+static inline uint32_t mono_back(const uint32_t *qb, uint32_t q,
 				 const struct mono *m)
 {
-	return queue(st, k, q)[wrap(k, m->head + m->len - 1)];
+	return queue(qb, q)[qwrap(qb, m->head + m->len - 1)];
 }
 
-/* The ring has room for seq, so the queue has room for one more. */
-static inline void mono_push(const struct feat_state *st,
-			     const struct feat_state_key *k, uint32_t q,
-			     struct mono *m, uint64_t seq)
+/* The queue has room for one more (m->len < qb[0]: see mono_room). */
+static inline void mono_push(uint32_t *qb, uint32_t q, struct mono *m,
+			     uint64_t seq)
 {
-	queue(st, k, q)[wrap(k, m->head + m->len)] = (uint32_t)seq;
+	queue(qb, q)[qwrap(qb, m->head + m->len)] = (uint32_t)seq;
 	m->len++;
 }
 
-static inline void mono_pop_front(const struct feat_state_key *k,
-				  struct mono *m)
+static inline void mono_pop_front(const uint32_t *qb, struct mono *m)
 {
-	m->head = (uint32_t)wrap(k, m->head + 1);
+	m->head = qwrap(qb, m->head + 1);
 	m->len--;
+}
+
+/*
+ * Makes room for one more entry in queue m of stat d's block (ws->qb):
+ * the block grows by half, to the size of an allocation unit of malloc
+ * (16n + 8 bytes), and queues move to head 0. The queues' lengths follow
+ * the events of their own window, usually a few. Returns 0, or -1 when
+ * out of memory (or beyond 2^31 entries).
+ */
+static int mono_room(const struct feat_state_stat *d, struct wstat *ws,
+		     const struct mono *m)
+{
+	size_t cap = ws->qb ? ws->qb[0] : 0, want, bytes, x;
+	uint32_t *nb;
+	int j;
+
+	if (m->len < cap)
+		return 0;
+	want = cap + cap / 2 + 1;
+	bytes = 4 * (1 + d->nq * want);
+	bytes = ((bytes + 8 + 15) & ~(size_t)15) - 8;
+	want = (bytes / 4 - 1) / d->nq;
+	if (want > (size_t)1 << 31)
+		return -1;
+	nb = malloc(bytes);
+	if (!nb)
+		return -1;
+	nb[0] = (uint32_t)want;
+	for (j = 0; j < 2; j++) {
+		struct mono *q = j ? &ws->mx : &ws->mn;
+		uint32_t qi = j ? d->mxq : d->mnq;
+
+		if (!(d->need & NEED(j ? FEAT_OP_MAX : FEAT_OP_MIN)))
+			continue;
+		for (x = 0; x < q->len; x++)
+			queue(nb, qi)[x] = queue(ws->qb, qi)[qwrap(ws->qb, q->head + (uint32_t)x)];
+		q->head = 0;
+	}
+	free(ws->qb);
+	ws->qb = nb;
+	return 0;
 }
 
 static inline uint64_t *entry(const struct feat_state *st,
@@ -211,7 +260,7 @@ static inline uint64_t *entry(const struct feat_state *st,
 static inline unsigned char *mask_bytes(const struct feat_state *st,
 					const struct feat_state_key *k)
 {
-	return (unsigned char *)queue(st, k, (uint32_t)st->nq);
+	return (unsigned char *)(k->ring + k->cap * st->entry_words);
 }
 
 static inline uint64_t ring_mask(const struct feat_state *st,
@@ -386,7 +435,7 @@ static int plan_layout(struct feat_state *st)
 	free(st->wfirst);
 	free(st->ws_at);
 	free(st->us_at);
-	st->nstat = st->nus = st->nq = 0;
+	st->nstat = st->nus = 0;
 
 	st->rcol = calloc(ni + 1, sizeof(*st->rcol));
 	st->stat = calloc(st->nwin * ni + 1, sizeof(*st->stat));
@@ -441,9 +490,9 @@ static int plan_layout(struct feat_state *st)
 			s->need = need;
 			s->dbl = is_double_sum(st, i, need);
 			if (need & NEED(FEAT_OP_MIN))
-				s->mnq = (uint32_t)st->nq++;
+				s->mnq = s->nq++;
 			if (need & NEED(FEAT_OP_MAX))
-				s->mxq = (uint32_t)st->nq++;
+				s->mxq = s->nq++;
 		}
 	}
 	st->wfirst[st->nwin] = st->nstat;
@@ -593,8 +642,10 @@ static void key_free(const struct feat_state *st, struct feat_state_key *k)
 
 	if (!k)
 		return;
-	for (i = 0; i < st->nstat; i++)
+	for (i = 0; i < st->nstat; i++) {
 		free(key_ws(st, k)[i].acc);
+		free(key_ws(st, k)[i].qb);
+	}
 	for (i = 0; i < st->nus; i++)
 		free(key_us(st, k)[i].acc);
 	for (i = 0; i < st->g->nfeatures; i++)
@@ -689,10 +740,10 @@ static int leave(const struct feat_state *st, struct feat_state_key *k,
 		} else if (d->need & SUMS) {
 			ws->isum -= (int64_t)e[d->col];
 		}
-		if (ws->mn.len && mono_front(st, k, d->mnq, &ws->mn) == (uint32_t)s)
-			mono_pop_front(k, &ws->mn);
-		if (ws->mx.len && mono_front(st, k, d->mxq, &ws->mx) == (uint32_t)s)
-			mono_pop_front(k, &ws->mx);
+		if (ws->mn.len && mono_front(ws->qb, d->mnq, &ws->mn) == (uint32_t)s)
+			mono_pop_front(ws->qb, &ws->mn);
+		if (ws->mx.len && mono_front(ws->qb, d->mxq, &ws->mx) == (uint32_t)s)
+			mono_pop_front(ws->qb, &ws->mx);
 	}
 	key_tail(st, k)[w]++;
 	return 0;
@@ -715,52 +766,29 @@ static int64_t sub_sat(int64_t a, int64_t b)
 	return a - b;
 }
 
-/* Grows the ring block by half: entries move to base's place at 0
- * (org = base), queues start at 0 again. A half, not a doubling, keeps
- * most of the rings' memory in use (their sizes are the peak memory of a
- * join of many keys), for a copy of each entry about twice as often. */
+/* Grows the ring block by a quarter: entries move to base's place at 0
+ * (org = base). A quarter, not a doubling, keeps most of the rings'
+ * memory in use (their sizes are the peak memory of a join of many keys),
+ * for more copies of each entry. */
 static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
 {
-	size_t cap = k->cap ? k->cap + (k->cap > 16 ? k->cap / 4 : 4) : 4, i;
+	size_t cap = k->cap ? k->cap + (k->cap > 16 ? k->cap / 4 : 4) : 4;
 	uint64_t *r, s;
 
 	/* queues hold the low 32 bits of seqs, exact below 2^32 entries */
 	if (cap > (size_t)1 << 31)
 		return -1;
-	r = malloc(cap * (st->entry_words * sizeof(*r) + st->nq * sizeof(uint32_t) +
-			  !st->mask_word));
+	r = malloc(cap * (st->entry_words * sizeof(*r) + !st->mask_word));
 	if (!r)
 		return -1;
 	for (s = k->base; s < k->head; s++)
 		memcpy(r + (s - k->base) * st->entry_words, entry(st, k, s),
 		       st->entry_words * sizeof(*r));
 	if (!st->mask_word) {
-		unsigned char *to = (unsigned char *)((uint32_t *)(r + cap * st->entry_words) +
-						      cap * st->nq);
+		unsigned char *to = (unsigned char *)(r + cap * st->entry_words);
 
 		for (s = k->base; s < k->head; s++)
 			to[s - k->base] = mask_bytes(st, k)[rpos(k, s)];
-	}
-	for (i = 0; i < st->nstat; i++) {
-		const struct feat_state_stat *d = &st->stat[i];
-		struct mono *m[2];
-		uint32_t q[2];
-		int j;
-
-		m[0] = &key_ws(st, k)[i].mn;
-		m[1] = &key_ws(st, k)[i].mx;
-		q[0] = d->mnq;
-		q[1] = d->mxq;
-		for (j = 0; j < 2; j++) {
-			uint32_t *to = (uint32_t *)(r + cap * st->entry_words) + cap * q[j];
-			uint32_t x;
-
-			if (!(d->need & NEED(j ? FEAT_OP_MAX : FEAT_OP_MIN)))
-				continue;
-			for (x = 0; x < m[j]->len; x++)
-				to[x] = queue(st, k, q[j])[wrap(k, m[j]->head + x)];
-			m[j]->head = 0;
-		}
 	}
 	free(k->ring);
 	k->ring = r;
@@ -942,9 +970,9 @@ static void prefetch_key(const struct feat_state *st,
 		const struct wstat *ws = &key_ws(st, k)[i];
 
 		if (ws->mn.len)
-			__builtin_prefetch(&queue(st, k, d->mnq)[wrap(k, ws->mn.head + ws->mn.len - 1)], 1);
+			__builtin_prefetch(&queue(ws->qb, d->mnq)[qwrap(ws->qb, ws->mn.head + ws->mn.len - 1)], 1);
 		if (ws->mx.len)
-			__builtin_prefetch(&queue(st, k, d->mxq)[wrap(k, ws->mx.head + ws->mx.len - 1)], 1);
+			__builtin_prefetch(&queue(ws->qb, d->mxq)[qwrap(ws->qb, ws->mx.head + ws->mx.len - 1)], 1);
 	}
 }
 
@@ -1014,15 +1042,19 @@ static int apply(struct feat_state *st, size_t q)
 		/* Earliest of equal extremes stays in front. */
 		if (d->need & NEED(FEAT_OP_MIN)) {
 			while (ws->mn.len &&
-			       cmp_word(st, t, entry(st, k, mono_back(st, k, d->mnq, &ws->mn))[d->col], word) > 0)
+			       cmp_word(st, t, entry(st, k, mono_back(ws->qb, d->mnq, &ws->mn))[d->col], word) > 0)
 				ws->mn.len--;
-			mono_push(st, k, d->mnq, &ws->mn, seq);
+			if (mono_room(d, ws, &ws->mn) < 0)
+				return -1;
+			mono_push(ws->qb, d->mnq, &ws->mn, seq);
 		}
 		if (d->need & NEED(FEAT_OP_MAX)) {
 			while (ws->mx.len &&
-			       cmp_word(st, t, entry(st, k, mono_back(st, k, d->mxq, &ws->mx))[d->col], word) < 0)
+			       cmp_word(st, t, entry(st, k, mono_back(ws->qb, d->mxq, &ws->mx))[d->col], word) < 0)
 				ws->mx.len--;
-			mono_push(st, k, d->mxq, &ws->mx, seq);
+			if (mono_room(d, ws, &ws->mx) < 0)
+				return -1;
+			mono_push(ws->qb, d->mxq, &ws->mx, seq);
 		}
 	}
 	for (i = 0; i < g->ninputs; i++) {
@@ -1451,11 +1483,11 @@ int feat_state_eval(struct feat_state *st, long id, int64_t T,
 				break;
 			case FEAT_OP_MIN:
 				if (ws->mn.len)
-					to_value(st, t, entry(st, k, mono_front(st, k, d->mnq, &ws->mn))[d->col], v);
+					to_value(st, t, entry(st, k, mono_front(ws->qb, d->mnq, &ws->mn))[d->col], v);
 				break;
 			case FEAT_OP_MAX:
 				if (ws->mx.len)
-					to_value(st, t, entry(st, k, mono_front(st, k, d->mxq, &ws->mx))[d->col], v);
+					to_value(st, t, entry(st, k, mono_front(ws->qb, d->mxq, &ws->mx))[d->col], v);
 				break;
 			case FEAT_OP_LAST:
 				if (ws->last && ws->last - 1 >= key_tail(st, k)[w])

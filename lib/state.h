@@ -82,7 +82,6 @@ struct feat_state {
 	long *ws_at;			/* [nwin * ninputs]: the stat, or -1 */
 	long *us_at;			/* per input: its unbounded stat, or -1 */
 	size_t nus;
-	size_t nq;			/* monotonic queues per key */
 	size_t key_size;		/* a key's fixed block and its parts */
 	size_t off_tail, off_ws, off_us, off_run, off_hr;
 	/* events not yet applied (state.c: apply_pending) */
