@@ -4,7 +4,12 @@
  * A key's events live in a ring addressed by sequence number (seq): entry
  * seq holds the event time, a mask of null inputs and one 64-bit word for
  * each input that a bounded window reads back (integer and time values,
- * double bits, or the id of an interned string). Each bounded window has a
+ * double bits, or the id of an interned string). When every bounded
+ * window is at most 2^31 ms (24 days), the times are kept apart, as 32-bit
+ * offsets from a time of the key (tbase): the ring holds no event older
+ * than the longest window before the newest, so the offsets of a ring
+ * rebased on its oldest event fit, and a rebase comes at most once per
+ * 2^31 ms of a key's events. Each bounded window has a
  * tail seq: the oldest event still inside it. Entering and leaving a window
  * update the window's running aggregates, so evaluating a feature costs
  * O(1) amortised.
@@ -122,6 +127,8 @@ struct feat_state_key {
 	uint64_t org;			/* seq at position 0; base - org < cap */
 	uint64_t total;			/* events ever */
 	int64_t tiled_last;		/* then: their latest event */
+	int64_t tbase;			/* times of the ring (!st->tword): offsets
+					 * from this */
 	/* then, at st->off_tail and so on (key_tail() and so on): */
 	/* uint64_t tail[]: per bounded window */
 	/* struct wstat ws[]: per st->stat */
@@ -256,24 +263,36 @@ static inline uint64_t *entry(const struct feat_state *st,
 	return k->ring + rpos(k, seq) * st->entry_words;
 }
 
+/* The 32-bit time offsets of a ring without times in its entries: after
+ * the entries. */
+static inline uint32_t *ring_toff(const struct feat_state *st,
+				  const struct feat_state_key *k)
+{
+	return (uint32_t *)(k->ring + k->cap * st->entry_words);
+}
+
 /* The null mask of entry seq: a bit per ring column (st->rbit). */
 static inline unsigned char *mask_bytes(const struct feat_state *st,
 					const struct feat_state_key *k)
 {
-	return (unsigned char *)(k->ring + k->cap * st->entry_words);
+	return (unsigned char *)(ring_toff(st, k) + (st->tword ? 0 : k->cap));
 }
 
 static inline uint64_t ring_mask(const struct feat_state *st,
 				 const struct feat_state_key *k, uint64_t seq)
 {
 	if (st->mask_word)
-		return entry(st, k, seq)[1];
+		return entry(st, k, seq)[st->tword];
 	return mask_bytes(st, k)[rpos(k, seq)];
 }
 
-static int64_t as_i(uint64_t w)
+/* The time of event seq of the ring. */
+static inline int64_t ring_time(const struct feat_state *st,
+				const struct feat_state_key *k, uint64_t seq)
 {
-	return (int64_t)w;
+	if (st->tword)
+		return (int64_t)entry(st, k, seq)[0];
+	return (int64_t)((uint64_t)k->tbase + ring_toff(st, k)[rpos(k, seq)]);
 }
 
 static double as_d(uint64_t w)
@@ -465,15 +484,24 @@ static int plan_layout(struct feat_state *st)
 	for (i = 0; i < ni; i++)
 		ncol += in_ring[i];
 	/*
-	 * An entry is the time, then the columns; the null mask of up to 8
-	 * columns is a byte of its own after the queues (most plans read
-	 * back one or two inputs), else a word after the time.
+	 * An entry is the time (or, with windows of at most 2^31 ms, none:
+	 * 32-bit offsets after the entries), then the columns; the null mask
+	 * of up to 8 columns is a byte of its own after the entries and times
+	 * (most plans read back one or two inputs), else a word after the
+	 * time.
 	 */
+	st->tword = 0;
+	for (w = 0; w < st->nwin; w++)
+		if (st->wins[w] > (INT64_C(1) << 31))
+			st->tword = 1;
 	st->mask_word = ncol > 8;
-	for (i = 0, ncol = 0; i < ni; i++)
-		st->rcol[i] = in_ring[i] ? (uint32_t)(1 + st->mask_word + ncol++) : 0;
+	st->ring_in = 0;
+	for (i = 0, ncol = 0; i < ni; i++) {
+		st->rcol[i] = in_ring[i] ? (uint32_t)(st->tword + st->mask_word + ncol++) : 0;
+		st->ring_in |= (uint64_t)in_ring[i] << i;
+	}
 	free(in_ring);
-	st->entry_words = 1 + st->mask_word + ncol;
+	st->entry_words = (size_t)st->tword + (size_t)st->mask_word + ncol;
 	for (w = 0; w < st->nwin; w++) {
 		st->wfirst[w] = st->nstat;
 		for (i = 0; i < ni; i++) {
@@ -486,7 +514,7 @@ static int plan_layout(struct feat_state *st)
 			st->ws_at[w * ni + i] = (long)st->nstat++;
 			s->in = (uint32_t)i;
 			s->col = st->rcol[i];
-			s->rbit = st->rcol[i] - 1 - (uint32_t)st->mask_word;
+			s->rbit = st->rcol[i] - (uint32_t)st->tword - (uint32_t)st->mask_word;
 			s->need = need;
 			s->dbl = is_double_sum(st, i, need);
 			if (need & NEED(FEAT_OP_MIN))
@@ -753,7 +781,7 @@ static int leave(const struct feat_state *st, struct feat_state_key *k,
 static inline int advance(const struct feat_state *st, struct feat_state_key *k,
 		   size_t w, int64_t limit)
 {
-	while (key_tail(st, k)[w] < k->head && as_i(entry(st, k, key_tail(st, k)[w])[0]) < limit)
+	while (key_tail(st, k)[w] < k->head && ring_time(st, k, key_tail(st, k)[w]) < limit)
 		if (leave(st, k, w) < 0)
 			return -1;
 	return 0;
@@ -778,14 +806,22 @@ static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
 	/* queues hold the low 32 bits of seqs, exact below 2^32 entries */
 	if (cap > (size_t)1 << 31)
 		return -1;
-	r = malloc(cap * (st->entry_words * sizeof(*r) + !st->mask_word));
+	r = malloc(cap * (st->entry_words * sizeof(*r) +
+			  (st->tword ? 0 : sizeof(uint32_t)) + !st->mask_word));
 	if (!r)
 		return -1;
 	for (s = k->base; s < k->head; s++)
 		memcpy(r + (s - k->base) * st->entry_words, entry(st, k, s),
 		       st->entry_words * sizeof(*r));
+	if (!st->tword) {
+		uint32_t *to = (uint32_t *)(r + cap * st->entry_words);
+
+		for (s = k->base; s < k->head; s++)
+			to[s - k->base] = ring_toff(st, k)[rpos(k, s)];
+	}
 	if (!st->mask_word) {
-		unsigned char *to = (unsigned char *)(r + cap * st->entry_words);
+		unsigned char *to = (unsigned char *)(r + cap * st->entry_words) +
+				    (st->tword ? 0 : cap * sizeof(uint32_t));
 
 		for (s = k->base; s < k->head; s++)
 			to[s - k->base] = mask_bytes(st, k)[rpos(k, s)];
@@ -795,6 +831,19 @@ static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
 	k->cap = (uint32_t)cap;
 	k->org = k->base;
 	return 0;
+}
+
+/* Moves the time offsets of k's ring (not empty) to a tbase of its oldest
+ * event's time. With it, the offset of an event within the longest window
+ * after the newest fits in 32 bits (see the top). */
+static void ring_rebase(const struct feat_state *st, struct feat_state_key *k)
+{
+	uint32_t *t = ring_toff(st, k), d = t[rpos(k, k->base)];
+	uint64_t s;
+
+	for (s = k->base; s < k->head; s++)
+		t[rpos(k, s)] -= d;
+	k->tbase = (int64_t)((uint64_t)k->tbase + d);
 }
 
 static int64_t bucket_of(int64_t ts, int64_t hop)
@@ -960,9 +1009,16 @@ static void prefetch_key(const struct feat_state *st,
 
 	if (!k->cap)
 		return;
-	for (w = 0; w < st->nwin; w++)
-		__builtin_prefetch(entry(st, k, key_tail(st, k)[w]));
-	__builtin_prefetch(entry(st, k, k->head), 1);
+	for (w = 0; w < st->nwin; w++) {
+		if (!st->tword)
+			__builtin_prefetch(&ring_toff(st, k)[rpos(k, key_tail(st, k)[w])]);
+		if (st->tword || st->wfirst[w] < st->wfirst[w + 1])
+			__builtin_prefetch(entry(st, k, key_tail(st, k)[w]));
+	}
+	if (st->entry_words)
+		__builtin_prefetch(entry(st, k, k->head), 1);
+	if (!st->tword)
+		__builtin_prefetch(&ring_toff(st, k)[rpos(k, k->head)], 1);
 	if (!st->mask_word)
 		__builtin_prefetch(&mask_bytes(st, k)[rpos(k, k->head)], 1);
 	for (i = 0; i < st->nstat; i++) {
@@ -1012,14 +1068,22 @@ static int apply(struct feat_state *st, size_t q)
 		uint64_t rm = 0;
 
 		e = entry(st, k, seq);
-		e[0] = (uint64_t)ts;
+		if (st->tword) {
+			e[0] = (uint64_t)ts;
+		} else {
+			if (k->base == k->head)
+				k->tbase = ts;
+			else if ((uint64_t)ts - (uint64_t)k->tbase > UINT32_MAX)
+				ring_rebase(st, k);
+			ring_toff(st, k)[rpos(k, seq)] = (uint32_t)((uint64_t)ts - (uint64_t)k->tbase);
+		}
 		for (i = 0; i < g->ninputs; i++)
-			if (st->rcol[i]) {
+			if (st->ring_in >> i & 1) {
 				e[st->rcol[i]] = words[i];
-				rm |= (mask >> i & 1) << (st->rcol[i] - 1 - st->mask_word);
+				rm |= (mask >> i & 1) << (st->rcol[i] - st->tword - st->mask_word);
 			}
 		if (st->mask_word)
-			e[1] = rm;
+			e[st->tword] = rm;
 		else
 			mask_bytes(st, k)[rpos(k, seq)] = (unsigned char)rm;
 	}
@@ -1383,7 +1447,7 @@ static int eval_fold(struct feat_state *st, struct feat_state_key *k, size_t f,
 	for (seq = key_tail(st, k)[w]; seq < k->head; seq++) {
 		const uint64_t *e = entry(st, k, seq);
 		uint64_t rm = ring_mask(st, k, seq);
-		unsigned off = 1 + (unsigned)st->mask_word;
+		unsigned off = (unsigned)st->tword + (unsigned)st->mask_word;
 
 		/* skip(), with the entry's mask of ring columns */
 		if ((a->input >= 0 && (rm >> (st->rcol[a->input] - off) & 1)) ||
