@@ -217,21 +217,18 @@ static inline void mono_pop_front(const uint32_t *qb, struct mono *m)
 }
 
 /*
- * Makes room for one more entry in queue m of stat d's block (ws->qb):
- * the block grows by half, to the size of an allocation unit of malloc
+ * Makes room for one more entry in each queue of stat d's block (ws->qb;
+ * mono_room when full): the block grows by half, to the size of an allocation unit of malloc
  * (16n + 8 bytes), and queues move to head 0. The queues' lengths follow
  * the events of their own window, usually a few. Returns 0, or -1 when
  * out of memory (or beyond 2^31 entries).
  */
-static int mono_room(const struct feat_state_stat *d, struct wstat *ws,
-		     const struct mono *m)
+static int mono_grow(const struct feat_state_stat *d, struct wstat *ws)
 {
 	size_t cap = ws->qb ? ws->qb[0] : 0, want, bytes, x;
 	uint32_t *nb;
 	int j;
 
-	if (m->len < cap)
-		return 0;
 	want = cap + cap / 2 + 1;
 	bytes = 4 * (1 + d->nq * want);
 	bytes = ((bytes + 8 + 15) & ~(size_t)15) - 8;
@@ -787,6 +784,14 @@ static inline int advance(const struct feat_state *st, struct feat_state_key *k,
 	return 0;
 }
 
+static inline int mono_room(const struct feat_state_stat *d, struct wstat *ws,
+			    const struct mono *m)
+{
+	if (ws->qb && m->len < ws->qb[0])
+		return 0;
+	return mono_grow(d, ws);
+}
+
 static int64_t sub_sat(int64_t a, int64_t b)
 {
 	if (b > 0 && a < INT64_MIN + b)
@@ -1021,15 +1026,11 @@ static void prefetch_key(const struct feat_state *st,
 		__builtin_prefetch(&ring_toff(st, k)[rpos(k, k->head)], 1);
 	if (!st->mask_word)
 		__builtin_prefetch(&mask_bytes(st, k)[rpos(k, k->head)], 1);
-	for (i = 0; i < st->nstat; i++) {
-		const struct feat_state_stat *d = &st->stat[i];
-		const struct wstat *ws = &key_ws(st, k)[i];
-
-		if (ws->mn.len)
-			__builtin_prefetch(&queue(ws->qb, d->mnq)[qwrap(ws->qb, ws->mn.head + ws->mn.len - 1)], 1);
-		if (ws->mx.len)
-			__builtin_prefetch(&queue(ws->qb, d->mxq)[qwrap(ws->qb, ws->mx.head + ws->mx.len - 1)], 1);
-	}
+	/* The start of a queue block: its size (qb[0], read first) and, as
+	 * queues are short, mostly their entries too. */
+	for (i = 0; i < st->nstat; i++)
+		if (key_ws(st, k)[i].qb)
+			__builtin_prefetch(key_ws(st, k)[i].qb, 1);
 }
 
 /* Applies the event of queue slot q to its key. 0 or -1 (out of memory). */
