@@ -4,7 +4,12 @@
  * A key's events live in a ring addressed by sequence number (seq): entry
  * seq holds the event time, a mask of null inputs and one 64-bit word for
  * each input that a bounded window reads back (integer and time values,
- * double bits, or the id of an interned string). Each bounded window has a
+ * double bits, or the id of an interned string). When every bounded
+ * window is at most 2^31 ms (24 days), the times are kept apart, as 32-bit
+ * offsets from a time of the key (tbase): the ring holds no event older
+ * than the longest window before the newest, so the offsets of a ring
+ * rebased on its oldest event fit, and a rebase comes at most once per
+ * 2^31 ms of a key's events. Each bounded window has a
  * tail seq: the oldest event still inside it. Entering and leaving a window
  * update the window's running aggregates, so evaluating a feature costs
  * O(1) amortised.
@@ -13,9 +18,10 @@
  * its cost is cache and TLB misses, not instructions: each key keeps
  * everything of a fixed size (window tails, the running aggregates that
  * some feature needs, running states, hop rings) in one block, and
- * everything that grows with its events (the ring, and the monotonic queues
- * for min and max, which never hold more entries than the ring) in a
- * second one.
+ * everything that grows with its events in others: the ring, and per
+ * running aggregate with a min or max its monotonic queues, sized to
+ * their own contents (a short window's queue stays short however long
+ * the ring that the longest window needs).
  *
  * Sums of doubles. A sum is kept as an exact fixed-point integer of 2^-64
  * units in 128 bits for as long as every value added is a multiple of
@@ -40,26 +46,31 @@
 #define FRAC_MASK ((UINT64_C(1) << 52) - 1)
 
 /* A monotonic queue of seqs (their low 32 bits: the ring is shorter than
- * 2^32); its storage is queue q of the key's ring block, as long as the
- * ring (it never holds more than the ring). */
+ * 2^32); its storage is queue q of its stat's queue block (struct wstat:
+ * qb). */
 struct mono {
 	uint32_t head, len;
 };
 
+/* Fields ordered so that none is padded (the 16-byte sum first). */
 struct wstat {
-	int64_t n;			/* non-null values inside */
 	feat_i128 isum;			/* int sums; double sums in 2^-64 units */
+	int64_t n;			/* non-null values inside */
 	struct feat_accum *acc;		/* double sums beyond the fixed point */
-	struct mono mn, mx;
 	uint64_t last;			/* seq + 1 of the newest non-null */
+	struct mono mn, mx;
+	/* the queues' block, NULL until the first is pushed: qb[0] is the
+	 * entries each queue has room for (cap), queue q (0 or 1) the cap
+	 * entries from qb + 1 + q * cap, a ring from its head */
+	uint32_t *qb;
 };
 
 struct ustat {
-	int64_t n;
 	feat_i128 isum;
+	int64_t n;
 	struct feat_accum *acc;
-	int has;
 	uint64_t min, max, last;
+	int has;
 };
 
 /* What one running aggregate of a bounded window (struct wstat) needs:
@@ -70,7 +81,8 @@ struct feat_state_stat {
 	uint32_t rbit;			/* its bit in a ring entry's null mask */
 	unsigned need;			/* bit per enum feat_op */
 	int dbl;			/* a sum of doubles */
-	uint32_t mnq, mxq;		/* queues of the ring block */
+	uint32_t mnq, mxq;		/* its queues in its queue block */
+	uint32_t nq;			/* queues: 0, 1 or 2 */
 };
 
 /*
@@ -115,6 +127,8 @@ struct feat_state_key {
 	uint64_t org;			/* seq at position 0; base - org < cap */
 	uint64_t total;			/* events ever */
 	int64_t tiled_last;		/* then: their latest event */
+	int64_t tbase;			/* times of the ring (!st->tword): offsets
+					 * from this */
 	/* then, at st->off_tail and so on (key_tail() and so on): */
 	/* uint64_t tail[]: per bounded window */
 	/* struct wstat ws[]: per st->stat */
@@ -153,10 +167,15 @@ static inline struct hopring *key_hr(const struct feat_state *st,
 	return (struct hopring *)((char *)k + st->off_hr);
 }
 
-static inline uint32_t *queue(const struct feat_state *st,
-			      const struct feat_state_key *k, uint32_t q)
+static inline uint32_t *queue(const uint32_t *qb, uint32_t q)
 {
-	return (uint32_t *)(k->ring + k->cap * st->entry_words) + k->cap * q;
+	return (uint32_t *)qb + 1 + (size_t)q * qb[0];
+}
+
+/* Index i (below 2 * cap) of a queue of block qb, wrapped. */
+static inline uint32_t qwrap(const uint32_t *qb, uint32_t i)
+{
+	return i >= qb[0] ? i - qb[0] : i;
 }
 
 /* Index i (below 2 * cap) of a ring or queue of k, wrapped. */
@@ -171,34 +190,68 @@ static inline size_t rpos(const struct feat_state_key *k, uint64_t seq)
 	return wrap(k, (size_t)(seq - k->org));
 }
 
-static inline uint32_t mono_front(const struct feat_state *st,
-				  const struct feat_state_key *k, uint32_t q,
+static inline uint32_t mono_front(const uint32_t *qb, uint32_t q,
 				  const struct mono *m)
 {
-	return queue(st, k, q)[m->head];
+	return queue(qb, q)[m->head];
 }
 
-static inline uint32_t mono_back(const struct feat_state *st,
-				 const struct feat_state_key *k, uint32_t q,
+static inline uint32_t mono_back(const uint32_t *qb, uint32_t q,
 				 const struct mono *m)
 {
-	return queue(st, k, q)[wrap(k, m->head + m->len - 1)];
+	return queue(qb, q)[qwrap(qb, m->head + m->len - 1)];
 }
 
-/* The ring has room for seq, so the queue has room for one more. */
-static inline void mono_push(const struct feat_state *st,
-			     const struct feat_state_key *k, uint32_t q,
-			     struct mono *m, uint64_t seq)
+/* The queue has room for one more (m->len < qb[0]: see mono_room). */
+static inline void mono_push(uint32_t *qb, uint32_t q, struct mono *m,
+			     uint64_t seq)
 {
-	queue(st, k, q)[wrap(k, m->head + m->len)] = (uint32_t)seq;
+	queue(qb, q)[qwrap(qb, m->head + m->len)] = (uint32_t)seq;
 	m->len++;
 }
 
-static inline void mono_pop_front(const struct feat_state_key *k,
-				  struct mono *m)
+static inline void mono_pop_front(const uint32_t *qb, struct mono *m)
 {
-	m->head = (uint32_t)wrap(k, m->head + 1);
+	m->head = qwrap(qb, m->head + 1);
 	m->len--;
+}
+
+/*
+ * Makes room for one more entry in each queue of stat d's block (ws->qb;
+ * mono_room when full): the block grows by half, to the size of an allocation unit of malloc
+ * (16n + 8 bytes), and queues move to head 0. The queues' lengths follow
+ * the events of their own window, usually a few. Returns 0, or -1 when
+ * out of memory (or beyond 2^31 entries).
+ */
+static int mono_grow(const struct feat_state_stat *d, struct wstat *ws)
+{
+	size_t cap = ws->qb ? ws->qb[0] : 0, want, bytes, x;
+	uint32_t *nb;
+	int j;
+
+	want = cap + cap / 2 + 1;
+	bytes = 4 * (1 + d->nq * want);
+	bytes = ((bytes + 8 + 15) & ~(size_t)15) - 8;
+	want = (bytes / 4 - 1) / d->nq;
+	if (want > (size_t)1 << 31)
+		return -1;
+	nb = malloc(bytes);
+	if (!nb)
+		return -1;
+	nb[0] = (uint32_t)want;
+	for (j = 0; j < 2; j++) {
+		struct mono *q = j ? &ws->mx : &ws->mn;
+		uint32_t qi = j ? d->mxq : d->mnq;
+
+		if (!(d->need & NEED(j ? FEAT_OP_MAX : FEAT_OP_MIN)))
+			continue;
+		for (x = 0; x < q->len; x++)
+			queue(nb, qi)[x] = queue(ws->qb, qi)[qwrap(ws->qb, q->head + (uint32_t)x)];
+		q->head = 0;
+	}
+	free(ws->qb);
+	ws->qb = nb;
+	return 0;
 }
 
 static inline uint64_t *entry(const struct feat_state *st,
@@ -207,24 +260,36 @@ static inline uint64_t *entry(const struct feat_state *st,
 	return k->ring + rpos(k, seq) * st->entry_words;
 }
 
+/* The 32-bit time offsets of a ring without times in its entries: after
+ * the entries. */
+static inline uint32_t *ring_toff(const struct feat_state *st,
+				  const struct feat_state_key *k)
+{
+	return (uint32_t *)(k->ring + k->cap * st->entry_words);
+}
+
 /* The null mask of entry seq: a bit per ring column (st->rbit). */
 static inline unsigned char *mask_bytes(const struct feat_state *st,
 					const struct feat_state_key *k)
 {
-	return (unsigned char *)queue(st, k, (uint32_t)st->nq);
+	return (unsigned char *)(ring_toff(st, k) + (st->tword ? 0 : k->cap));
 }
 
 static inline uint64_t ring_mask(const struct feat_state *st,
 				 const struct feat_state_key *k, uint64_t seq)
 {
 	if (st->mask_word)
-		return entry(st, k, seq)[1];
+		return entry(st, k, seq)[st->tword];
 	return mask_bytes(st, k)[rpos(k, seq)];
 }
 
-static int64_t as_i(uint64_t w)
+/* The time of event seq of the ring. */
+static inline int64_t ring_time(const struct feat_state *st,
+				const struct feat_state_key *k, uint64_t seq)
 {
-	return (int64_t)w;
+	if (st->tword)
+		return (int64_t)entry(st, k, seq)[0];
+	return (int64_t)((uint64_t)k->tbase + ring_toff(st, k)[rpos(k, seq)]);
 }
 
 static double as_d(uint64_t w)
@@ -386,7 +451,7 @@ static int plan_layout(struct feat_state *st)
 	free(st->wfirst);
 	free(st->ws_at);
 	free(st->us_at);
-	st->nstat = st->nus = st->nq = 0;
+	st->nstat = st->nus = 0;
 
 	st->rcol = calloc(ni + 1, sizeof(*st->rcol));
 	st->stat = calloc(st->nwin * ni + 1, sizeof(*st->stat));
@@ -416,15 +481,24 @@ static int plan_layout(struct feat_state *st)
 	for (i = 0; i < ni; i++)
 		ncol += in_ring[i];
 	/*
-	 * An entry is the time, then the columns; the null mask of up to 8
-	 * columns is a byte of its own after the queues (most plans read
-	 * back one or two inputs), else a word after the time.
+	 * An entry is the time (or, with windows of at most 2^31 ms, none:
+	 * 32-bit offsets after the entries), then the columns; the null mask
+	 * of up to 8 columns is a byte of its own after the entries and times
+	 * (most plans read back one or two inputs), else a word after the
+	 * time.
 	 */
+	st->tword = 0;
+	for (w = 0; w < st->nwin; w++)
+		if (st->wins[w] > (INT64_C(1) << 31))
+			st->tword = 1;
 	st->mask_word = ncol > 8;
-	for (i = 0, ncol = 0; i < ni; i++)
-		st->rcol[i] = in_ring[i] ? (uint32_t)(1 + st->mask_word + ncol++) : 0;
+	st->ring_in = 0;
+	for (i = 0, ncol = 0; i < ni; i++) {
+		st->rcol[i] = in_ring[i] ? (uint32_t)(st->tword + st->mask_word + ncol++) : 0;
+		st->ring_in |= (uint64_t)in_ring[i] << i;
+	}
 	free(in_ring);
-	st->entry_words = 1 + st->mask_word + ncol;
+	st->entry_words = (size_t)st->tword + (size_t)st->mask_word + ncol;
 	for (w = 0; w < st->nwin; w++) {
 		st->wfirst[w] = st->nstat;
 		for (i = 0; i < ni; i++) {
@@ -437,13 +511,13 @@ static int plan_layout(struct feat_state *st)
 			st->ws_at[w * ni + i] = (long)st->nstat++;
 			s->in = (uint32_t)i;
 			s->col = st->rcol[i];
-			s->rbit = st->rcol[i] - 1 - (uint32_t)st->mask_word;
+			s->rbit = st->rcol[i] - (uint32_t)st->tword - (uint32_t)st->mask_word;
 			s->need = need;
 			s->dbl = is_double_sum(st, i, need);
 			if (need & NEED(FEAT_OP_MIN))
-				s->mnq = (uint32_t)st->nq++;
+				s->mnq = s->nq++;
 			if (need & NEED(FEAT_OP_MAX))
-				s->mxq = (uint32_t)st->nq++;
+				s->mxq = s->nq++;
 		}
 	}
 	st->wfirst[st->nwin] = st->nstat;
@@ -593,8 +667,10 @@ static void key_free(const struct feat_state *st, struct feat_state_key *k)
 
 	if (!k)
 		return;
-	for (i = 0; i < st->nstat; i++)
+	for (i = 0; i < st->nstat; i++) {
 		free(key_ws(st, k)[i].acc);
+		free(key_ws(st, k)[i].qb);
+	}
 	for (i = 0; i < st->nus; i++)
 		free(key_us(st, k)[i].acc);
 	for (i = 0; i < st->g->nfeatures; i++)
@@ -689,10 +765,10 @@ static int leave(const struct feat_state *st, struct feat_state_key *k,
 		} else if (d->need & SUMS) {
 			ws->isum -= (int64_t)e[d->col];
 		}
-		if (ws->mn.len && mono_front(st, k, d->mnq, &ws->mn) == (uint32_t)s)
-			mono_pop_front(k, &ws->mn);
-		if (ws->mx.len && mono_front(st, k, d->mxq, &ws->mx) == (uint32_t)s)
-			mono_pop_front(k, &ws->mx);
+		if (ws->mn.len && mono_front(ws->qb, d->mnq, &ws->mn) == (uint32_t)s)
+			mono_pop_front(ws->qb, &ws->mn);
+		if (ws->mx.len && mono_front(ws->qb, d->mxq, &ws->mx) == (uint32_t)s)
+			mono_pop_front(ws->qb, &ws->mx);
 	}
 	key_tail(st, k)[w]++;
 	return 0;
@@ -702,10 +778,18 @@ static int leave(const struct feat_state *st, struct feat_state_key *k,
 static inline int advance(const struct feat_state *st, struct feat_state_key *k,
 		   size_t w, int64_t limit)
 {
-	while (key_tail(st, k)[w] < k->head && as_i(entry(st, k, key_tail(st, k)[w])[0]) < limit)
+	while (key_tail(st, k)[w] < k->head && ring_time(st, k, key_tail(st, k)[w]) < limit)
 		if (leave(st, k, w) < 0)
 			return -1;
 	return 0;
+}
+
+static inline int mono_room(const struct feat_state_stat *d, struct wstat *ws,
+			    const struct mono *m)
+{
+	if (ws->qb && m->len < ws->qb[0])
+		return 0;
+	return mono_grow(d, ws);
 }
 
 static int64_t sub_sat(int64_t a, int64_t b)
@@ -715,58 +799,56 @@ static int64_t sub_sat(int64_t a, int64_t b)
 	return a - b;
 }
 
-/* Grows the ring block by half: entries move to base's place at 0
- * (org = base), queues start at 0 again. A half, not a doubling, keeps
- * most of the rings' memory in use (their sizes are the peak memory of a
- * join of many keys), for a copy of each entry about twice as often. */
+/* Grows the ring block by a quarter: entries move to base's place at 0
+ * (org = base). A quarter, not a doubling, keeps most of the rings'
+ * memory in use (their sizes are the peak memory of a join of many keys),
+ * for more copies of each entry. */
 static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
 {
-	size_t cap = k->cap ? k->cap + (k->cap > 16 ? k->cap / 4 : 4) : 4, i;
+	size_t cap = k->cap ? k->cap + (k->cap > 16 ? k->cap / 4 : 4) : 4;
 	uint64_t *r, s;
 
 	/* queues hold the low 32 bits of seqs, exact below 2^32 entries */
 	if (cap > (size_t)1 << 31)
 		return -1;
-	r = malloc(cap * (st->entry_words * sizeof(*r) + st->nq * sizeof(uint32_t) +
-			  !st->mask_word));
+	r = malloc(cap * (st->entry_words * sizeof(*r) +
+			  (st->tword ? 0 : sizeof(uint32_t)) + !st->mask_word));
 	if (!r)
 		return -1;
 	for (s = k->base; s < k->head; s++)
 		memcpy(r + (s - k->base) * st->entry_words, entry(st, k, s),
 		       st->entry_words * sizeof(*r));
+	if (!st->tword) {
+		uint32_t *to = (uint32_t *)(r + cap * st->entry_words);
+
+		for (s = k->base; s < k->head; s++)
+			to[s - k->base] = ring_toff(st, k)[rpos(k, s)];
+	}
 	if (!st->mask_word) {
-		unsigned char *to = (unsigned char *)((uint32_t *)(r + cap * st->entry_words) +
-						      cap * st->nq);
+		unsigned char *to = (unsigned char *)(r + cap * st->entry_words) +
+				    (st->tword ? 0 : cap * sizeof(uint32_t));
 
 		for (s = k->base; s < k->head; s++)
 			to[s - k->base] = mask_bytes(st, k)[rpos(k, s)];
-	}
-	for (i = 0; i < st->nstat; i++) {
-		const struct feat_state_stat *d = &st->stat[i];
-		struct mono *m[2];
-		uint32_t q[2];
-		int j;
-
-		m[0] = &key_ws(st, k)[i].mn;
-		m[1] = &key_ws(st, k)[i].mx;
-		q[0] = d->mnq;
-		q[1] = d->mxq;
-		for (j = 0; j < 2; j++) {
-			uint32_t *to = (uint32_t *)(r + cap * st->entry_words) + cap * q[j];
-			uint32_t x;
-
-			if (!(d->need & NEED(j ? FEAT_OP_MAX : FEAT_OP_MIN)))
-				continue;
-			for (x = 0; x < m[j]->len; x++)
-				to[x] = queue(st, k, q[j])[wrap(k, m[j]->head + x)];
-			m[j]->head = 0;
-		}
 	}
 	free(k->ring);
 	k->ring = r;
 	k->cap = (uint32_t)cap;
 	k->org = k->base;
 	return 0;
+}
+
+/* Moves the time offsets of k's ring (not empty) to a tbase of its oldest
+ * event's time. With it, the offset of an event within the longest window
+ * after the newest fits in 32 bits (see the top). */
+static void ring_rebase(const struct feat_state *st, struct feat_state_key *k)
+{
+	uint32_t *t = ring_toff(st, k), d = t[rpos(k, k->base)];
+	uint64_t s;
+
+	for (s = k->base; s < k->head; s++)
+		t[rpos(k, s)] -= d;
+	k->tbase = (int64_t)((uint64_t)k->tbase + d);
 }
 
 static int64_t bucket_of(int64_t ts, int64_t hop)
@@ -932,20 +1014,23 @@ static void prefetch_key(const struct feat_state *st,
 
 	if (!k->cap)
 		return;
-	for (w = 0; w < st->nwin; w++)
-		__builtin_prefetch(entry(st, k, key_tail(st, k)[w]));
-	__builtin_prefetch(entry(st, k, k->head), 1);
+	for (w = 0; w < st->nwin; w++) {
+		if (!st->tword)
+			__builtin_prefetch(&ring_toff(st, k)[rpos(k, key_tail(st, k)[w])]);
+		if (st->tword || st->wfirst[w] < st->wfirst[w + 1])
+			__builtin_prefetch(entry(st, k, key_tail(st, k)[w]));
+	}
+	if (st->entry_words)
+		__builtin_prefetch(entry(st, k, k->head), 1);
+	if (!st->tword)
+		__builtin_prefetch(&ring_toff(st, k)[rpos(k, k->head)], 1);
 	if (!st->mask_word)
 		__builtin_prefetch(&mask_bytes(st, k)[rpos(k, k->head)], 1);
-	for (i = 0; i < st->nstat; i++) {
-		const struct feat_state_stat *d = &st->stat[i];
-		const struct wstat *ws = &key_ws(st, k)[i];
-
-		if (ws->mn.len)
-			__builtin_prefetch(&queue(st, k, d->mnq)[wrap(k, ws->mn.head + ws->mn.len - 1)], 1);
-		if (ws->mx.len)
-			__builtin_prefetch(&queue(st, k, d->mxq)[wrap(k, ws->mx.head + ws->mx.len - 1)], 1);
-	}
+	/* The start of a queue block: its size (qb[0], read first) and, as
+	 * queues are short, mostly their entries too. */
+	for (i = 0; i < st->nstat; i++)
+		if (key_ws(st, k)[i].qb)
+			__builtin_prefetch(key_ws(st, k)[i].qb, 1);
 }
 
 /* Applies the event of queue slot q to its key. 0 or -1 (out of memory). */
@@ -984,14 +1069,22 @@ static int apply(struct feat_state *st, size_t q)
 		uint64_t rm = 0;
 
 		e = entry(st, k, seq);
-		e[0] = (uint64_t)ts;
+		if (st->tword) {
+			e[0] = (uint64_t)ts;
+		} else {
+			if (k->base == k->head)
+				k->tbase = ts;
+			else if ((uint64_t)ts - (uint64_t)k->tbase > UINT32_MAX)
+				ring_rebase(st, k);
+			ring_toff(st, k)[rpos(k, seq)] = (uint32_t)((uint64_t)ts - (uint64_t)k->tbase);
+		}
 		for (i = 0; i < g->ninputs; i++)
-			if (st->rcol[i]) {
+			if (st->ring_in >> i & 1) {
 				e[st->rcol[i]] = words[i];
-				rm |= (mask >> i & 1) << (st->rcol[i] - 1 - st->mask_word);
+				rm |= (mask >> i & 1) << (st->rcol[i] - st->tword - st->mask_word);
 			}
 		if (st->mask_word)
-			e[1] = rm;
+			e[st->tword] = rm;
 		else
 			mask_bytes(st, k)[rpos(k, seq)] = (unsigned char)rm;
 	}
@@ -1014,15 +1107,19 @@ static int apply(struct feat_state *st, size_t q)
 		/* Earliest of equal extremes stays in front. */
 		if (d->need & NEED(FEAT_OP_MIN)) {
 			while (ws->mn.len &&
-			       cmp_word(st, t, entry(st, k, mono_back(st, k, d->mnq, &ws->mn))[d->col], word) > 0)
+			       cmp_word(st, t, entry(st, k, mono_back(ws->qb, d->mnq, &ws->mn))[d->col], word) > 0)
 				ws->mn.len--;
-			mono_push(st, k, d->mnq, &ws->mn, seq);
+			if (mono_room(d, ws, &ws->mn) < 0)
+				return -1;
+			mono_push(ws->qb, d->mnq, &ws->mn, seq);
 		}
 		if (d->need & NEED(FEAT_OP_MAX)) {
 			while (ws->mx.len &&
-			       cmp_word(st, t, entry(st, k, mono_back(st, k, d->mxq, &ws->mx))[d->col], word) < 0)
+			       cmp_word(st, t, entry(st, k, mono_back(ws->qb, d->mxq, &ws->mx))[d->col], word) < 0)
 				ws->mx.len--;
-			mono_push(st, k, d->mxq, &ws->mx, seq);
+			if (mono_room(d, ws, &ws->mx) < 0)
+				return -1;
+			mono_push(ws->qb, d->mxq, &ws->mx, seq);
 		}
 	}
 	for (i = 0; i < g->ninputs; i++) {
@@ -1351,7 +1448,7 @@ static int eval_fold(struct feat_state *st, struct feat_state_key *k, size_t f,
 	for (seq = key_tail(st, k)[w]; seq < k->head; seq++) {
 		const uint64_t *e = entry(st, k, seq);
 		uint64_t rm = ring_mask(st, k, seq);
-		unsigned off = 1 + (unsigned)st->mask_word;
+		unsigned off = (unsigned)st->tword + (unsigned)st->mask_word;
 
 		/* skip(), with the entry's mask of ring columns */
 		if ((a->input >= 0 && (rm >> (st->rcol[a->input] - off) & 1)) ||
@@ -1451,11 +1548,11 @@ int feat_state_eval(struct feat_state *st, long id, int64_t T,
 				break;
 			case FEAT_OP_MIN:
 				if (ws->mn.len)
-					to_value(st, t, entry(st, k, mono_front(st, k, d->mnq, &ws->mn))[d->col], v);
+					to_value(st, t, entry(st, k, mono_front(ws->qb, d->mnq, &ws->mn))[d->col], v);
 				break;
 			case FEAT_OP_MAX:
 				if (ws->mx.len)
-					to_value(st, t, entry(st, k, mono_front(st, k, d->mxq, &ws->mx))[d->col], v);
+					to_value(st, t, entry(st, k, mono_front(ws->qb, d->mxq, &ws->mx))[d->col], v);
 				break;
 			case FEAT_OP_LAST:
 				if (ws->last && ws->last - 1 >= key_tail(st, k)[w])

@@ -76,13 +76,15 @@ struct feat_state {
 	size_t entry_words;		/* ring entry: ts, [null mask], inputs */
 	uint32_t *rcol;			/* per input: its word in an entry, or 0 */
 	int mask_word;			/* entries hold their null mask (state.c) */
+	int tword;			/* entries hold their time, else the ring
+					 * keeps 32-bit offsets (state.c) */
+	uint64_t ring_in;		/* bit per input kept in ring entries */
 	struct feat_state_stat *stat;	/* running aggregates of bounded windows */
 	size_t nstat;
 	size_t *wfirst;			/* per bounded window: its first stat */
 	long *ws_at;			/* [nwin * ninputs]: the stat, or -1 */
 	long *us_at;			/* per input: its unbounded stat, or -1 */
 	size_t nus;
-	size_t nq;			/* monotonic queues per key */
 	size_t key_size;		/* a key's fixed block and its parts */
 	size_t off_tail, off_ws, off_us, off_run, off_hr;
 	/* events not yet applied (state.c: apply_pending) */
