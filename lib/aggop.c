@@ -160,18 +160,6 @@ static int is_vec_op(const struct feat_agg *a)
 		a->op == FEAT_OP_MIN || a->op == FEAT_OP_MAX);
 }
 
-static double le_double(const unsigned char *p)
-{
-	uint64_t u = 0;
-	double d;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		u = u << 8 | p[i];
-	memcpy(&d, &u, 8);
-	return d;
-}
-
 static int vec_fit(const struct feat_agg *a, struct vecstate *v, uint32_t dim)
 {
 	uint32_t i;
@@ -210,7 +198,7 @@ static int vec_add(const struct feat_agg *a, struct vecstate *v, int64_t seen,
 		return 0;
 	}
 	for (i = 0; i < dim; i++) {
-		double x = le_double(p + 8 * i);
+		double x = feat_get_le_double(p + 8 * i);
 
 		if (v->acc)
 			feat_accum_add(&v->acc[i], x);
@@ -407,7 +395,6 @@ static uint64_t value_hash(const struct feat_aggctx *ctx, enum feat_type t,
 			   uint64_t w)
 {
 	unsigned char b[8];
-	int i;
 
 	if (t == FEAT_STRING || t == FEAT_VECTOR || t == FEAT_STRLIST ||
 	    t == FEAT_MAP) {
@@ -416,9 +403,7 @@ static uint64_t value_hash(const struct feat_aggctx *ctx, enum feat_type t,
 
 		return mix64(feat_fnv1a64(p, n));
 	}
-	w = canon_word(t, w);
-	for (i = 0; i < 8; i++)
-		b[i] = (unsigned char)(w >> (8 * i));
+	feat_put_le64(b, canon_word(t, w));
 	return mix64(feat_fnv1a64(b, 8));
 }
 
@@ -1337,10 +1322,8 @@ static int put_word(struct feat_buf *b, const struct feat_aggctx *ctx,
 	}
 	if (t == FEAT_DOUBLE) {
 		unsigned char d[8];
-		int i;
 
-		for (i = 0; i < 8; i++)
-			d[i] = (unsigned char)(w >> (8 * i));
+		feat_put_le64(d, w);
 		return feat_buf_add(b, d, 8);
 	}
 	return feat_buf_add_svarint(b, (int64_t)w);
@@ -1363,13 +1346,9 @@ static int get_word(const unsigned char **p, const unsigned char *end,
 		return 0;
 	}
 	if (t == FEAT_DOUBLE) {
-		int i;
-
 		if (end - *p < 8)
 			return -1;
-		*w = 0;
-		for (i = 7; i >= 0; i--)
-			*w = *w << 8 | (*p)[i];
+		*w = feat_get_le64(*p);
 		*p += 8;
 		/* Non-finite values never enter a state. */
 		if (!(word_d(*w) - word_d(*w) == 0))
@@ -1669,7 +1648,7 @@ int feat_aggop_decode(const struct feat_agg *a, struct feat_keymap *strings,
 				/* Elements keep their bits, whatever they are. */
 				if (end - *p < 8)
 					return -1;
-				v->m[i] = le_double(*p);
+				v->m[i] = feat_get_le_double(*p);
 				*p += 8;
 			}
 		}
@@ -1814,9 +1793,7 @@ int feat_aggop_feed(const struct feat_agg *a, struct feat_keymap *strings,
 		uint64_t e;
 
 		if (a->in_type == FEAT_DOUBLE) {
-			e = 0;
-			for (len = 8; len-- > 0;)
-				e = e << 8 | p[len];
+			e = feat_get_le64(p);
 			p += 8;
 		} else {
 			uint64_t n;

@@ -93,6 +93,47 @@ static inline void feat_buf_reset(struct feat_buf *b)
 		b->ptr[0] = '\0';
 }
 
+/* The 8 bytes at p as a little-endian integer, the byte order of feat's
+ * binary formats (doubles are stored as their bits this way). */
+static inline uint64_t feat_get_le64(const void *p)
+{
+	uint64_t v;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(&v, p, 8);
+#else
+	const unsigned char *u = p;
+	int i;
+
+	for (v = 0, i = 7; i >= 0; i--)
+		v = v << 8 | u[i];
+#endif
+	return v;
+}
+
+/* Stores v at p as 8 little-endian bytes. */
+static inline void feat_put_le64(void *p, uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, &v, 8);
+#else
+	unsigned char *u = p;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		u[i] = (unsigned char)(v >> (8 * i));
+#endif
+}
+
+/* The double whose bits are the 8 little-endian bytes at p. */
+static inline double feat_get_le_double(const void *p)
+{
+	uint64_t v = feat_get_le64(p);
+	double d;
+
+	memcpy(&d, &v, 8);
+	return d;
+}
+
 /*
  * Reads a varint from [*p, end). Returns 0 and advances *p, or -1 when the
  * bytes end first or the varint is longer than 10 bytes.

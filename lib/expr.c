@@ -572,20 +572,6 @@ static const char *find(const char *s, size_t n, const char *t, size_t m)
 	return NULL;
 }
 
-/* The double stored as 8 bytes little-endian at p (lists, maps). */
-static double le_double(const char *p)
-{
-	const unsigned char *u = (const unsigned char *)p;
-	uint64_t w = 0;
-	double d;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		w = w << 8 | u[i];
-	memcpy(&d, &w, 8);
-	return d;
-}
-
 static int str_eq(const struct feat_value *x, const struct feat_value *y)
 {
 	return x->u.s.len == y->u.s.len &&
@@ -617,7 +603,7 @@ static void run_index(uint8_t ta, const struct feat_value *x, int64_t k,
 
 	if (k >= 0 && ta == FEAT_VECTOR) {
 		if ((uint64_t)k < x->u.s.len / 8) {
-			d->u.d = le_double(x->u.s.ptr + 8 * (size_t)k);
+			d->u.d = feat_get_le_double(x->u.s.ptr + 8 * (size_t)k);
 			d->type = FEAT_DOUBLE;
 			return;
 		}

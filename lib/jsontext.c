@@ -120,7 +120,6 @@ int feat_json_list(enum feat_type t, const char *s, size_t n,
 			double d;
 			unsigned char le[8];
 			uint64_t u;
-			int i;
 
 			while (q < end && *q != ',' && *q != ']' && *q != ' ')
 				q++;
@@ -128,8 +127,7 @@ int feat_json_list(enum feat_type t, const char *s, size_t n,
 			    !(d - d == 0))
 				return -1;	/* embeddings hold numbers only */
 			memcpy(&u, &d, 8);
-			for (i = 0; i < 8; i++)
-				le[i] = (unsigned char)(u >> (8 * i));
+			feat_put_le64(le, u);
 			if (feat_buf_add(out, le, 8) < 0)
 				return -1;
 			p = q;
@@ -185,7 +183,6 @@ static int map_insert(struct feat_buf *out, size_t at, const char *key,
 	size_t elen = 0, need;
 	uint64_t u, kl = kn;
 	char *p;
-	int i;
 
 	do {	/* the key's length as a varint, as feat_buf_add_varint() */
 		ent[elen++] = (unsigned char)((kl & 0x7f) | (kl > 0x7f ? 0x80 : 0));
@@ -200,8 +197,7 @@ static int map_insert(struct feat_buf *out, size_t at, const char *key,
 	if (kn)
 		memcpy(p + elen, key, kn);
 	memcpy(&u, &d, 8);
-	for (i = 0; i < 8; i++)
-		p[elen + kn + (size_t)i] = (char)(unsigned char)(u >> (8 * i));
+	feat_put_le64(p + elen + kn, u);
 	out->len += need;
 	out->ptr[out->len] = '\0';
 	return 0;
@@ -216,16 +212,13 @@ static void map_drop_nulls(struct feat_buf *out, size_t start)
 
 	while (p < end) {
 		const unsigned char *at = p;
-		uint64_t n, u = 0;
+		uint64_t n;
 		double d;
-		int i;
 
 		if (feat_get_varint(&p, end, &n) < 0)
 			break;	/* cannot happen: we wrote it */
 		p += n;
-		for (i = 7; i >= 0; i--)
-			u = u << 8 | p[i];
-		memcpy(&d, &u, 8);
+		d = feat_get_le_double(p);
 		p += 8;
 		if (isnan(d))
 			continue;

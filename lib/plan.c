@@ -1937,16 +1937,6 @@ static void put64(unsigned char *p, uint64_t v)
 	put32(p + 4, (uint32_t)(v >> 32));
 }
 
-static uint64_t get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
 int feat_plan_serialize(const struct feat_plan *plan, struct feat_buf *out)
 {
 	unsigned char h[24];
@@ -1991,7 +1981,7 @@ struct feat_plan *feat_plan_load(const char *path, struct feat_error *err)
 		feat_error_set(err, path, 0, 0, "plan file uses flags this feat does not know");
 		goto out;
 	}
-	hash = get64(u + 12);
+	hash = feat_get_le64(u + 12);
 	n = (uint32_t)(u[20] | u[21] << 8 | u[22] << 16 | (uint32_t)u[23] << 24);
 	if (b.len < 28 + (size_t)n) {
 		feat_error_set(err, path, 0, 0, "truncated plan file");

@@ -151,16 +151,7 @@ static inline unsigned char *put_value(unsigned char *p,
 
 		memcpy(&u, &v->u.d, 8);
 		*p++ = TAG_DOUBLE;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-		memcpy(p, &u, 8);
-#else
-		{
-			int i;
-
-			for (i = 0; i < 8; i++)
-				p[i] = (unsigned char)(u >> (8 * i));
-		}
-#endif
+		feat_put_le64(p, u);
 		return p + 8;
 	}
 	case FEAT_VECTOR:
@@ -250,19 +241,9 @@ static inline int get_value(const unsigned char **p, const unsigned char *end,
 			return -1;
 		break;
 	case TAG_DOUBLE: {
-		int i;
-
 		if (end - s < 8)
 			return -1;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-		(void)i;
-		memcpy(&u, s, 8);	/* the stream's byte order */
-#else
-		u = 0;
-		for (i = 7; i >= 0; i--)
-			u = u << 8 | s[i];
-#endif
-		memcpy(&v->u.d, &u, 8);
+		v->u.d = feat_get_le_double(s);
 		s += 8;
 		v->type = FEAT_DOUBLE;
 		if (!(v->u.d - v->u.d == 0))
@@ -286,11 +267,8 @@ static inline int get_value(const unsigned char **p, const unsigned char *end,
 			if (u % 8)
 				return -1;
 			for (i = 0; i < u; i += 8) {
-				uint64_t bits = 0;
-				int j;
+				uint64_t bits = feat_get_le64(s + i);
 
-				for (j = 7; j >= 0; j--)
-					bits = bits << 8 | s[i + j];
 				/* Exponent all ones: infinite or NaN. */
 				if ((bits >> 52 & 0x7ff) == 0x7ff)
 					return -1;

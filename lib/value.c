@@ -43,19 +43,6 @@ const char *feat_type_name(enum feat_type t)
 	return "null";
 }
 
-/* The double stored as 8 bytes little-endian at p. */
-static double get_le_double(const unsigned char *p)
-{
-	uint64_t u = 0;
-	double d;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		u = u << 8 | p[i];
-	memcpy(&d, &u, 8);
-	return d;
-}
-
 int feat_elem_next(const struct feat_value *v, size_t *off,
 		   struct feat_value *key, struct feat_value *elem)
 {
@@ -90,7 +77,7 @@ int feat_elem_next(const struct feat_value *v, size_t *off,
 	if (end - p < 8)
 		return -1;
 	elem->type = FEAT_DOUBLE;
-	elem->u.d = get_le_double(p);
+	elem->u.d = feat_get_le_double(p);
 	*off = (size_t)(p + 8 - base);
 	return 1;
 }
