@@ -18,7 +18,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "hash.h"
+#include "plan.h"
 #include "value.h"
 
 struct feat_agg;
@@ -101,6 +104,44 @@ int feat_aggop_invertible(const struct feat_agg *a);
 
 /* The word of a value of type t (strings must already be ids). */
 uint64_t feat_word_of(const struct feat_value *v);
+
+/*
+ * The word of an event's value v into *w: a string, list or map interned
+ * in strings, a double as its bits, anything else as its integer (null:
+ * 0). Returns 0, or -1 when out of memory.
+ */
+static inline int feat_word_intern(struct feat_keymap *strings,
+				   const struct feat_value *v, uint64_t *w)
+{
+	long id;
+
+	switch (v->type) {
+	case FEAT_NULL:
+		*w = 0;
+		return 0;
+	case FEAT_DOUBLE:
+		memcpy(w, &v->u.d, 8);
+		return 0;
+	case FEAT_STRING:
+	case FEAT_VECTOR:
+	case FEAT_STRLIST:
+	case FEAT_MAP:
+		id = feat_keymap_intern(strings, v->u.s.ptr, v->u.s.len, NULL);
+		*w = (uint64_t)id;
+		return id < 0 ? -1 : 0;
+	default:
+		*w = (uint64_t)v->u.i;
+		return 0;
+	}
+}
+
+/* 1 when an event whose null inputs are the bits of mask does not count
+ * for a: its input, or its "by" bucket, is null. */
+static inline int feat_agg_skips(const struct feat_agg *a, uint64_t mask)
+{
+	return (a->input >= 0 && (mask >> a->input & 1)) ||
+	       (a->by >= 0 && (mask >> a->by & 1));
+}
 
 /* Compares two words of type t: -1, 0, 1. */
 int feat_word_cmp(const struct feat_aggctx *ctx, enum feat_type t, uint64_t x,

@@ -398,38 +398,15 @@ static int compact_event(struct run *r, const void *key, size_t klen,
 	if (!st)
 		return feat_error_nomem(err);
 	for (i = 0; i < g->ninputs; i++) {
-		const struct feat_value *v = &inputs[i];
-
-		switch (v->type) {
-		case FEAT_NULL:
+		if (inputs[i].type == FEAT_NULL)
 			mask |= 1ull << i;
-			break;
-		case FEAT_DOUBLE:
-			memcpy(&m->words[i], &v->u.d, 8);
-			break;
-		case FEAT_STRING:
-		case FEAT_VECTOR:
-		case FEAT_STRLIST:
-		case FEAT_MAP: {
-			long id = feat_keymap_intern(&m->strings, v->u.s.ptr,
-						     v->u.s.len, NULL);
-
-			if (id < 0)
-				return feat_error_nomem(err);
-			m->words[i] = (uint64_t)id;
-			break;
-		}
-		default:
-			m->words[i] = (uint64_t)v->u.i;
-			break;
-		}
+		if (feat_word_intern(&m->strings, &inputs[i], &m->words[i]) < 0)
+			return feat_error_nomem(err);
 	}
 	for (a = 0; a < g->naggs; a++) {
 		const struct feat_agg *ag = &g->aggs[a];
 
-		/* Null inputs (or buckets) do not count. */
-		if ((ag->input >= 0 && (mask >> ag->input & 1)) ||
-		    (ag->by >= 0 && (mask >> ag->by & 1)))
+		if (feat_agg_skips(ag, mask))
 			continue;
 		if (feat_aggop_feed(ag, &m->strings, &st[a],
 				    ag->input >= 0 ? m->words[ag->input] : 0,

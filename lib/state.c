@@ -923,13 +923,6 @@ static int feed(struct feat_state *st, const struct feat_agg *a,
 	return feat_aggop_feed(a, &st->strings, s, w, bw);
 }
 
-/* An event whose input (or bucket) is null does not count. */
-static int skip(const struct feat_agg *a, uint64_t mask)
-{
-	return (a->input >= 0 && (mask >> a->input & 1)) ||
-	       (a->by >= 0 && (mask >> a->by & 1));
-}
-
 /* The states of hop h's bucket for time ts in ring r, made (and older
  * buckets no window reaches dropped) as needed; NULL when out of memory
  * or when ts goes back before the newest bucket. */
@@ -969,7 +962,7 @@ static int add_generic(struct feat_state *st, struct feat_state_key *k,
 	for (f = 0; f < g->nfeatures; f++) {
 		const struct feat_agg *a = &g->aggs[g->features[f].agg];
 
-		if (st->fkind[f] != FEAT_FK_RUN || skip(a, mask))
+		if (st->fkind[f] != FEAT_FK_RUN || feat_agg_skips(a, mask))
 			continue;
 		if (feed(st, a, &key_run(st, k)[st->fslot[f]],
 			 a->input >= 0 ? st->words[a->input] : 0,
@@ -984,7 +977,7 @@ static int add_generic(struct feat_state *st, struct feat_state_key *k,
 		for (j = 0; j < st->hop_nfeat[h]; j++) {
 			const struct feat_agg *a = hop_agg(st, h, j);
 
-			if (skip(a, mask))
+			if (feat_agg_skips(a, mask))
 				continue;
 			if (feed(st, a, &b[j],
 				 a->input >= 0 ? st->words[a->input] : 0,
@@ -1242,34 +1235,12 @@ int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 	types = pend_types(st, q);
 	for (i = 0; i < g->ninputs; i++) {
 		const struct feat_value *v = &inputs[i];
-		uint64_t word;
 
 		types[i] = (unsigned char)v->type;
-		switch (v->type) {
-		case FEAT_NULL:
+		if (v->type == FEAT_NULL)
 			mask |= 1ull << i;
-			word = 0;
-			break;
-		case FEAT_DOUBLE:
-			memcpy(&word, &v->u.d, 8);
-			break;
-		case FEAT_STRING:
-		case FEAT_VECTOR:
-		case FEAT_STRLIST:
-		case FEAT_MAP: {
-			long sid = feat_keymap_intern(&st->strings, v->u.s.ptr,
-						      v->u.s.len, NULL);
-
-			if (sid < 0)
-				return feat_error_nomem(err);
-			word = (uint64_t)sid;
-			break;
-		}
-		default:
-			word = (uint64_t)v->u.i;
-			break;
-		}
-		words[i] = word;
+		if (feat_word_intern(&st->strings, v, &words[i]) < 0)
+			return feat_error_nomem(err);
 	}
 	pe = &((struct pend *)st->pend)[q];
 	pe->id = id;
@@ -1450,7 +1421,7 @@ static int eval_fold(struct feat_state *st, struct feat_state_key *k, size_t f,
 		uint64_t rm = ring_mask(st, k, seq);
 		unsigned off = (unsigned)st->tword + (unsigned)st->mask_word;
 
-		/* skip(), with the entry's mask of ring columns */
+		/* feat_agg_skips(), with the entry's mask of ring columns */
 		if ((a->input >= 0 && (rm >> (st->rcol[a->input] - off) & 1)) ||
 		    (a->by >= 0 && (rm >> (st->rcol[a->by] - off) & 1)))
 			continue;
