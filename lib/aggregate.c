@@ -57,6 +57,7 @@ struct compactor {
 	struct feat_keymap strings;	/* the states' strings; per interval */
 	struct cslot *slots;
 	size_t nslots;			/* slots with states allocated */
+	size_t slots_cap;
 	struct feat_astate *tmp;	/* per aggregation: a decoded record */
 	struct feat_astate *all;	/* per aggregation: the inputs merged */
 	size_t *order;			/* per input */
@@ -211,12 +212,16 @@ static struct feat_astate *compact_slot(const struct feat_group_by *g,
 	if (id < 0)
 		return NULL;
 	if ((size_t)id == m->nslots) {
-		struct cslot *p = realloc(m->slots, (m->nslots + 1) * sizeof(*p));
+		if (m->nslots == m->slots_cap) {
+			size_t cap = m->slots_cap ? m->slots_cap * 2 : 64;
+			struct cslot *p = realloc(m->slots, cap * sizeof(*p));
 
-		if (!p)
-			return NULL;
-		m->slots = p;
-		s = &p[m->nslots];
+			if (!p)
+				return NULL;
+			m->slots = p;
+			m->slots_cap = cap;
+		}
+		s = &m->slots[m->nslots];
 		memset(s, 0, sizeof(*s));
 		s->st = calloc(m->nin * g->naggs + 1, sizeof(*s->st));
 		s->first = calloc(m->nin, sizeof(*s->first));

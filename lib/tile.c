@@ -364,6 +364,33 @@ out:
 
 static int end_full_block(struct feat_tile_writer *w, struct feat_error *err);
 
+/*
+ * Checks the record just appended to the block at raw offset at. Returns 0
+ * when it stays; 1 when the block was full before it: the record is taken
+ * back and the block ended, for the caller to write the record again as
+ * the first of the next block (its deltas then count from 0); -1 with err
+ * set when the record alone is larger than a block may be (what names it).
+ */
+static int record_fits(struct feat_tile_writer *w, size_t at,
+		       const char *what, struct feat_error *err)
+{
+	struct feat_buf *b = &w->raw;
+
+	if (b->len - at > FEAT_TILE_BLOCK_LIMIT) {
+		size_t big = b->len - at;
+
+		b->len = at;	/* the block stays whole */
+		return feat_error_set(err, NULL, 0, 0,
+				      "%s of %zu bytes is larger than a tile block may be (%d bytes)",
+				      what, big, FEAT_TILE_BLOCK_LIMIT);
+	}
+	if (b->len > FEAT_TILE_BLOCK_MAX && w->nrecords) {
+		b->len = at;
+		return end_full_block(w, err) < 0 ? -1 : 1;
+	}
+	return 0;
+}
+
 int feat_tile_write_event(struct feat_tile_writer *w, const void *key,
 			  size_t klen, int64_t ts, uint64_t seq,
 			  const struct feat_value *inputs, size_t n,
@@ -392,20 +419,10 @@ int feat_tile_write_event(struct feat_tile_writer *w, const void *key,
 	}
 	b->len = (size_t)(p - (unsigned char *)b->ptr);
 	b->ptr[b->len] = '\0';
-	if (b->len - start > FEAT_TILE_BLOCK_LIMIT) {
-		size_t big = b->len - start;
-
-		b->len = start;	/* the block stays whole */
-		return feat_error_set(err, NULL, 0, 0,
-				      "an event of %zu bytes is larger than a tile block may be (%d bytes)",
-				      big, FEAT_TILE_BLOCK_LIMIT);
-	}
-	/* A full block ends before this record, which then starts the next
-	 * block afresh (its time delta counts from 0 there). */
-	if (b->len > FEAT_TILE_BLOCK_MAX && w->nrecords) {
-		b->len = start;
-		if (end_full_block(w, err) < 0)
-			return -1;
+	switch (record_fits(w, start, "an event", err)) {
+	case -1:
+		return -1;
+	case 1:
 		return feat_tile_write_event(w, key, klen, ts, seq, inputs, n, err);
 	}
 	w->prev_ts = ts;
@@ -430,18 +447,10 @@ int feat_tile_write_state(struct feat_tile_writer *w, const void *key,
 	    feat_buf_add_varint(b, nevents) < 0 ||
 	    feat_buf_add_varint(b, slen) < 0 || feat_buf_add(b, states, slen) < 0)
 		return feat_error_nomem(err);
-	if (b->len - at > FEAT_TILE_BLOCK_LIMIT) {
-		size_t big = b->len - at;
-
-		b->len = at;
-		return feat_error_set(err, NULL, 0, 0,
-				      "a tile of %zu bytes is larger than a tile block may be (%d bytes)",
-				      big, FEAT_TILE_BLOCK_LIMIT);
-	}
-	if (b->len > FEAT_TILE_BLOCK_MAX && w->nrecords) {
-		b->len = at;
-		if (end_full_block(w, err) < 0)
-			return -1;
+	switch (record_fits(w, at, "a tile", err)) {
+	case -1:
+		return -1;
+	case 1:
 		return feat_tile_write_state(w, key, klen, start, first, last,
 					     nevents, states, slen, err);
 	}
