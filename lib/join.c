@@ -603,20 +603,8 @@ static int advance(struct jrun *r, size_t gi, int64_t T,
 			if (t->rec.ahead_key)
 				feat_state_prefetch(&gr->st, t->rec.ahead_key,
 						    t->rec.ahead_klen);
-			if (t->rec.kind == 2) {
-				if (feat_state_merge(&gr->st, t->rec.key, t->rec.klen,
-						     t->rec.ts, t->rec.last,
-						     t->rec.states, t->rec.states_len,
-						     err) < 0) {
-					if (!err->file[0])
-						snprintf(err->file, sizeof(err->file),
-							 "%s", t->in.name);
-					return -1;
-				}
-			} else if (feat_state_add(&gr->st, t->rec.key, t->rec.klen,
-						  t->rec.ts, t->rec.inputs, err) < 0) {
+			if (feat_state_take(&gr->st, &t->rec, t->in.name, err) < 0)
 				return -1;
-			}
 			r->stats->events += t->rec.nevents;
 			feat_tilein_pop(t);
 		}

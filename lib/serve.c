@@ -459,17 +459,9 @@ static int serve(const struct feat_plan *plan, const char *const *tiles,
 			const struct feat_tile_rec *rec = &ins[best].rec;
 			long gi = ins[best].rd.group_by;
 
-			if (rec->kind == 2 ?
-			    feat_state_merge(&st[gi], rec->key, rec->klen, rec->ts,
-					     rec->last, rec->states,
-					     rec->states_len, err) < 0 :
-			    feat_state_add(&st[gi], rec->key, rec->klen, rec->ts,
-					   rec->inputs, err) < 0) {
-				if (!err->file[0])
-					snprintf(err->file, sizeof(err->file), "%s",
-						 ins[best].in.name);
+			if (feat_state_take(&st[gi], rec, ins[best].in.name,
+					    err) < 0)
 				goto out;
-			}
 			if (follow &&
 			    pending_add(&pend[gi], feat_state_find(&st[gi], rec->key,
 								   rec->klen),

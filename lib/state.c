@@ -30,6 +30,7 @@
  * accumulator (accum.h). Both hold the exact sum and round it correctly,
  * so the result is the same bits either way.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,7 @@
 #include "error.h"
 #include "plan.h"
 #include "state.h"
+#include "tile.h"
 #include "time.h"
 
 #define NEED(op) (1u << (op))
@@ -1366,6 +1368,21 @@ int feat_state_merge(struct feat_state *st, const void *key, size_t klen,
 		k->tiled_last = last;
 	k->tiled = 1;
 	k->total++;
+	return 0;
+}
+
+int feat_state_take(struct feat_state *st, const struct feat_tile_rec *rec,
+		    const char *name, struct feat_error *err)
+{
+	if (rec->kind != 2)
+		return feat_state_add(st, rec->key, rec->klen, rec->ts,
+				      rec->inputs, err);
+	if (feat_state_merge(st, rec->key, rec->klen, rec->ts, rec->last,
+			     rec->states, rec->states_len, err) < 0) {
+		if (!err->file[0])
+			snprintf(err->file, sizeof(err->file), "%s", name);
+		return -1;
+	}
 	return 0;
 }
 

@@ -37,6 +37,7 @@ struct feat_buf;
 struct feat_error;
 struct feat_group_by;
 struct feat_state_key;
+struct feat_tile_rec;
 struct feat_state_stat;
 
 /* How a feature is kept (see state.c). */
@@ -129,6 +130,14 @@ int feat_state_tiled(struct feat_state *st, struct feat_error *err);
 int feat_state_merge(struct feat_state *st, const void *key, size_t klen,
 		     int64_t start, int64_t last, const unsigned char *states,
 		     size_t len, struct feat_error *err);
+
+/*
+ * Applies a record of the tile stream called name: an event
+ * (feat_state_add) or a state record (feat_state_merge). Returns 0, or -1
+ * with err set, naming the stream when the record is at fault.
+ */
+int feat_state_take(struct feat_state *st, const struct feat_tile_rec *rec,
+		    const char *name, struct feat_error *err);
 
 /* A hint that an event of the encoded key will be added soon: asks for
  * the memory that finding the key reads. No effect on the state. */
