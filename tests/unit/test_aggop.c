@@ -1326,6 +1326,23 @@ static const char *const shape_names[] = {
 	"single events, left to right", "one by one into an empty state",
 };
 
+/* Cuts [0, n) into nr runs at random: cut[0] = 0 <= cut[1] <= ... <=
+ * cut[nr] = n, runs may be empty. */
+static void random_cuts(size_t n, size_t nr, size_t *cut)
+{
+	size_t r, i;
+
+	cut[0] = 0;
+	cut[nr] = n;
+	for (r = 1; r < nr; r++) {
+		size_t c = (size_t)(rnd() % (n + 1));
+
+		for (i = r; i > 1 && cut[i - 1] > c; i--)
+			cut[i] = cut[i - 1];
+		cut[i] = c;
+	}
+}
+
 /*
  * Splits the events into contiguous runs (some empty, some all null),
  * folds each into its own state, merges them in each shape, and requires
@@ -1340,7 +1357,7 @@ static void check_groupings(const struct feat_agg *a, const struct data *d,
 	int shape;
 
 	for (shape = 0; shape < 6; shape++) {
-		size_t nr, r, i;
+		size_t nr, r;
 
 		if (shape == 4 && d->n && d->n <= MAXRUNS) {
 			/* The finest tiles: one event each. */
@@ -1349,15 +1366,7 @@ static void check_groupings(const struct feat_agg *a, const struct data *d,
 				cut[r] = r;
 		} else {
 			nr = 1 + rnd() % (shape == 4 ? MAXRUNS : 12);
-			cut[0] = 0;
-			cut[nr] = d->n;
-			for (r = 1; r < nr; r++) {
-				size_t c = (size_t)(rnd() % (d->n + 1));
-
-				for (i = r; i > 1 && cut[i - 1] > c; i--)
-					cut[i] = cut[i - 1];
-				cut[i] = c;
-			}
+			random_cuts(d->n, nr, cut);
 		}
 		for (r = 0; r < nr; r++) {
 			require(feat_aggop_init(a, &st[r]) == 0);
@@ -1452,15 +1461,7 @@ static void check_encoding(const struct feat_agg *a, const struct data *d,
 
 	/* Runs encoded apart, decoded, merged. */
 	nr = 1 + rnd() % 12;
-	cut[0] = 0;
-	cut[nr] = d->n;
-	for (r = 1; r < nr; r++) {
-		size_t c = (size_t)(rnd() % (d->n + 1));
-
-		for (i = r; i > 1 && cut[i - 1] > c; i--)
-			cut[i] = cut[i - 1];
-		cut[i] = c;
-	}
+	random_cuts(d->n, nr, cut);
 	require(feat_aggop_init(a, &st[nr]) == 0);
 	for (r = 0; r < nr; r++) {
 		require(feat_aggop_init(a, &st[r]) == 0);
