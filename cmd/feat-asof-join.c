@@ -17,7 +17,7 @@
 
 static const char usage[] =
 	"usage: feat-asof-join [-q] [-o file] [--format csv|jsonl] [--check-against file]\n"
-	"                      --left file plan tiles ...\n";
+	"                      [--threads n] --left file plan tiles ...\n";
 
 static const char help[] =
 	"\n"
@@ -32,6 +32,8 @@ static const char help[] =
 	"                       left row, in left order) and print, per feature, the\n"
 	"                       rows, matches, mismatches, nulls and the mean relative\n"
 	"                       difference on stdout (the join goes to -o, if given)\n"
+	"  -t, --threads N      answer with N threads at most (default: one per CPU,\n"
+	"                       at most 4; 1: no threads); the output is the same\n"
 	"  -q, --quiet          no summary on stderr\n"
 	"  -h, --help           show this help\n";
 
@@ -42,6 +44,7 @@ int main(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, 'F' },
 		{ "check-against", required_argument, NULL, 'C' },
+		{ "threads", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -50,6 +53,7 @@ int main(int argc, char **argv)
 	char tmp[] = "/tmp/feat-check-XXXXXX";
 	enum feat_out_format fmt = FEAT_OUT_CSV;
 	int quiet = 0, c;
+	unsigned threads = 0;
 	struct feat_error err;
 	struct feat_plan *plan;
 	struct feat_output out;
@@ -57,7 +61,7 @@ int main(int argc, char **argv)
 
 	cmd_init("feat-asof-join");
 	feat_error_clear(&err);
-	while ((c = getopt_long(argc, argv, "l:o:F:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:o:F:t:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': left = optarg; break;
 		case 'o': output = optarg; break;
@@ -65,6 +69,18 @@ int main(int argc, char **argv)
 			if (feat_out_format_parse(optarg, &fmt) < 0 || fmt == FEAT_OUT_TILES)
 				usage_error(usage, "unknown format '%s' (csv, jsonl)", optarg);
 			break;
+		case 't': {
+			char *end;
+			unsigned long n;
+
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' ||
+			    n < 1 || n > 64)
+				usage_error(usage, "--threads wants a number from 1 to 64, not '%s'", optarg);
+			threads = (unsigned)n;
+			break;
+		}
 		case 'q': quiet = 1; break;
 		case 'C': check = optarg; break;
 		case 'h': fputs(usage, stdout); fputs(help, stdout); return 0;
@@ -94,7 +110,7 @@ int main(int argc, char **argv)
 	if (feat_output_open(&out, output, &err) < 0)
 		die_error(&err);
 	if (feat_join_run(plan, left, (const char *const *)argv + optind,
-			  (size_t)(argc - optind), &out, fmt, &st, &err) < 0 ||
+			  (size_t)(argc - optind), &out, fmt, threads, &st, &err) < 0 ||
 	    feat_output_commit(&out, &err) < 0)
 		die_error(&err);
 	if (check) {

@@ -1021,8 +1021,8 @@ struct hentry {
 	int64_t cnt;
 };
 
-static const struct feat_aggctx *sort_ctx;
-static enum feat_type sort_type;
+static _Thread_local const struct feat_aggctx *sort_ctx;
+static _Thread_local enum feat_type sort_type;
 
 static int by_count(const void *x, const void *y)
 {

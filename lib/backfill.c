@@ -401,7 +401,7 @@ static int join_day(struct day_plan *dp, size_t i, struct feat_error *err)
 	if (feat_output_open(&out, out_path, err) < 0)
 		goto out;
 	if (feat_join_run(dp->plan, left, (const char *const *)tiles.v, tiles.n,
-			  &out, o->fmt, &js, err) < 0) {
+			  &out, o->fmt, o->jobs > 1 ? 1 : 0, &js, err) < 0) {
 		feat_output_abort(&out);
 		goto out;
 	}

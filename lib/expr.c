@@ -260,8 +260,11 @@ struct slot {
 struct feat_expr {
 	struct ins *prog;	/* ends with OP_END */
 	struct feat_value *regs;	/* constants, then temporaries */
+	size_t nregs;
 	struct slot *slots;
 	size_t nslots;
+	const struct feat_expr *of;	/* a clone's original: prog, pool
+					 * and canon are its */
 	char *pool;		/* string literal bytes */
 	char *canon;		/* canonical text, NUL-terminated */
 	size_t canon_len;
@@ -4221,6 +4224,7 @@ static int finish(struct gen *g, struct feat_expr *e, const struct opnd *res)
 		e->regs[i] = g->consts[i];
 	for (; i < nregs; i++)
 		e->regs[i].type = FEAT_NULL;
+	e->nregs = nregs ? nregs : 1;
 	e->prog = g->prog;
 	g->prog = NULL;
 	e->slots = g->slots;
@@ -4328,10 +4332,36 @@ int feat_expr_canonical(const struct feat_expr *e, struct feat_buf *out)
 	return feat_buf_add(out, e->canon, e->canon_len);
 }
 
+struct feat_expr *feat_expr_clone(const struct feat_expr *e)
+{
+	struct feat_expr *c = malloc(sizeof(*c));
+
+	if (!c)
+		return NULL;
+	*c = *e;
+	c->of = e;
+	c->regs = malloc(e->nregs * sizeof(*c->regs));
+	c->slots = calloc(e->nslots ? e->nslots : 1, sizeof(*c->slots));
+	if (!c->regs || !c->slots) {
+		free(c->regs);
+		free(c->slots);
+		free(c);
+		return NULL;
+	}
+	memcpy(c->regs, e->regs, e->nregs * sizeof(*c->regs));
+	return c;
+}
+
 void feat_expr_free(struct feat_expr *e)
 {
 	if (!e)
 		return;
+	if (e->of) {
+		free(e->regs);
+		free_slots(e->slots, e->nslots);
+		free(e);
+		return;
+	}
 	free(e->prog);
 	free(e->regs);
 	free_slots(e->slots, e->nslots);

@@ -211,6 +211,13 @@ void feat_expr_eval(struct feat_expr *e, const struct feat_value *row,
 int feat_expr_canonical(const struct feat_expr *e, struct feat_buf *out);
 
 /* Frees e. NULL is allowed. */
+/*
+ * A copy of e that evaluates on its own (registers and scratch of its
+ * own), for another thread; it shares e's program, so e must outlive it.
+ * NULL when out of memory. Freed with feat_expr_free().
+ */
+struct feat_expr *feat_expr_clone(const struct feat_expr *e);
+
 void feat_expr_free(struct feat_expr *e);
 
 #endif

@@ -198,8 +198,13 @@ static inline size_t probe(const struct feat_keymap *m, const void *key,
 void feat_keymap_prefetch(const struct feat_keymap *m, const void *key,
 			  size_t len)
 {
+	feat_keymap_prefetch_hashed(m, hash_bytes(key, len));
+}
+
+void feat_keymap_prefetch_hashed(const struct feat_keymap *m, uint64_t hash)
+{
 	if (m->nslots)
-		__builtin_prefetch(&m->slots[hash_bytes(key, len) & (m->nslots - 1)]);
+		__builtin_prefetch(&m->slots[hash & (m->nslots - 1)]);
 }
 
 long feat_keymap_find(const struct feat_keymap *m, const void *key,
@@ -216,7 +221,12 @@ long feat_keymap_find(const struct feat_keymap *m, const void *key,
 long feat_keymap_intern(struct feat_keymap *m, const void *key, size_t len,
 			int *added)
 {
-	uint64_t h = hash_bytes(key, len);
+	return feat_keymap_intern_hashed(m, key, len, hash_bytes(key, len), added);
+}
+
+long feat_keymap_intern_hashed(struct feat_keymap *m, const void *key,
+			       size_t len, uint64_t h, int *added)
+{
 	size_t j;
 	struct feat_keymap_ent *e;
 

@@ -59,10 +59,16 @@ void feat_keymap_release(struct feat_keymap *m);
 long feat_keymap_intern(struct feat_keymap *m, const void *key, size_t len,
 			int *added);
 
+/* feat_keymap_intern() of a key whose feat_hash_bytes() is hash. */
+long feat_keymap_intern_hashed(struct feat_keymap *m, const void *key,
+			       size_t len, uint64_t hash, int *added);
+
 /* Asks the CPU for the memory that looking key up will read first: a
- * hint, with no effect on the map. */
+ * hint, with no effect on the map. The second takes the key's
+ * feat_hash_bytes(). */
 void feat_keymap_prefetch(const struct feat_keymap *m, const void *key,
 			  size_t len);
+void feat_keymap_prefetch_hashed(const struct feat_keymap *m, uint64_t hash);
 
 /* Returns the id of key, or -1 when absent. */
 long feat_keymap_find(const struct feat_keymap *m, const void *key,

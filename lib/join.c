@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,6 +48,7 @@
 #include "rowin.h"
 #include "error.h"
 #include "expr.h"
+#include "hash.h"
 #include "io.h"
 #include "join.h"
 #include "plan.h"
@@ -117,6 +119,18 @@ struct jrun {
 	struct feat_buf t2, t2len;	/* texts parsed, not yet written */
 	size_t t2_pos, t2_i;
 	uint64_t b_total, nanswered;	/* feature text ever written */
+	/* parallel: see "Workers" below */
+	struct jpar *par;		/* NULL: one thread */
+	long w;				/* a worker's index; -1: the main thread */
+	unsigned char *hold;		/* a worker's, per stream: a block taken */
+	char **chunks;			/* a worker's answers' texts */
+	size_t nchunks, chunk_used, chunk_cap;
+	int status;			/* a worker's: 0 running, 1 done, -1
+					 * failed, -2 stopped (under the lock) */
+	int stopped;			/* a worker's: it saw the stop */
+	struct feat_error werr;
+	struct feat_join_stats wstats;
+	struct feat_expr **derive;	/* j->derive, or a worker's clones */
 	/* scratch */
 	struct feat_value *drow;	/* left values + outputs */
 	struct feat_buf *json;		/* per part: its list and map values */
@@ -551,7 +565,7 @@ static void compact(struct jrun *r)
 /* Writes the answered rows at the front of the queue. */
 static int emit_ready(struct jrun *r, struct feat_error *err)
 {
-	while (r->count && r->slots[r->front].b_len) {
+	while (r->count && __atomic_load_n(&r->slots[r->front].b_len, __ATOMIC_ACQUIRE)) {
 		struct slot *s = &r->slots[r->front];
 		const char *text = NULL;
 
@@ -560,15 +574,186 @@ static int emit_ready(struct jrun *r, struct feat_error *err)
 		else if (next_text(r, s, &text, err) < 0)
 			return -1;
 		if (feat_output_write(r->out, text, s->left_len, err) < 0 ||
-		    feat_output_write(r->out, r->b.ptr + s->b_off, s->b_len, err) < 0)
+		    feat_output_write(r->out, r->par ? (const char *)(uintptr_t)s->b_off
+						     : r->b.ptr + s->b_off,
+				      s->b_len, err) < 0)
 			return -1;
-		r->b_live -= s->b_len;
+		if (!r->par)
+			r->b_live -= s->b_len;
 		r->front = (r->front + 1) % r->cap;
 		r->count--;
 		r->first_seq++;
 	}
 	compact(r);
 	return 0;
+}
+
+/*
+ * Workers. Once the left input has ended, a join of one part with no
+ * lateness (every row waits for the end) splits its keys among workers,
+ * threads of their own: worker w keeps the state of the keys whose hash
+ * part_of() gives w, answers the queries of those keys in time order
+ * from its own sorted list, and writes each answer's text where it stays
+ * put. The main thread reads the tile streams and decompresses their
+ * blocks, which every worker decodes (skipping the records of the others'
+ * keys), and writes the rows out in left order as they are answered.
+ * A key's events and queries meet in one worker in the order one thread
+ * would apply them, so the output is the same bytes.
+ *
+ * Blocks of a stream wait in a ring of RING until every worker still
+ * running has moved past them. Worker 0, once its queries are answered,
+ * reads every stream to its end, so that a corrupted tail is reported as
+ * without workers; a stream's error travels in the ring to the place
+ * where it was found.
+ */
+#define MAX_WORKERS 8
+#define RING 4
+
+struct pblock {
+	struct feat_buf buf;
+	uint32_t count;
+	int end;			/* the stream ended here */
+	int bad;			/* reading it failed: err */
+	struct feat_error err;
+};
+
+struct pstream {
+	struct feat_tilein *t;		/* the main thread's */
+	struct pblock ring[RING];
+	uint64_t made;			/* blocks read */
+	uint64_t used[MAX_WORKERS];	/* per worker: blocks done with */
+	int ended;
+	int wanted;			/* a worker waits for its next block */
+};
+
+struct jpar {
+	pthread_mutex_t mu;
+	pthread_cond_t work;		/* workers wait for blocks */
+	pthread_cond_t main;		/* the main thread waits for room */
+	int stop;
+	uint64_t news;			/* counts the signals to main */
+	size_t nw, running;
+	struct jrun *wk;
+	pthread_t *tid;
+	struct pstream *ps;
+	size_t nps;
+	size_t gi;			/* the group_by */
+};
+
+
+/* The worker of a key whose feat_hash_bytes() is hash, among nw. */
+static inline long part_of_hash(uint64_t hash, size_t nw)
+{
+	return (long)(((hash >> 32) * nw) >> 32);
+}
+
+/* 1 when r keeps the state of rec's key: always, but in a worker. */
+static inline int mine(const struct jrun *r, const struct feat_tile_rec *rec)
+{
+	return r->w < 0 || part_of_hash(rec->hash, r->par->nw) == r->w;
+}
+
+/* A copy of an answer's text that stays put until the join ends. */
+static const char *keep_text(struct jrun *r, const char *p, size_t n)
+{
+	char *dst;
+
+	if (r->chunk_used + n > r->chunk_cap || !r->nchunks) {
+		size_t cap = n > (1u << 20) ? n : (1u << 20);
+		char **c = realloc(r->chunks, (r->nchunks + 1) * sizeof(*c));
+
+		if (!c)
+			return NULL;
+		r->chunks = c;
+		if (!(c[r->nchunks] = malloc(cap)))
+			return NULL;
+		r->nchunks++;
+		r->chunk_used = 0;
+		r->chunk_cap = cap;
+	}
+	dst = r->chunks[r->nchunks - 1] + r->chunk_used;
+	memcpy(dst, p, n);
+	r->chunk_used += n;
+	return dst;
+}
+
+/* Wakes the main thread, the lock held. */
+static void signal_main(struct jpar *p)
+{
+	p->news++;
+	pthread_cond_signal(&p->main);
+}
+
+/* The oldest block of ps a running worker still reads. */
+static uint64_t oldest_used(const struct jpar *p, const struct pstream *ps)
+{
+	uint64_t lo = ps->made;
+	size_t w;
+
+	for (w = 0; w < p->nw; w++)
+		if (!p->wk[w].status && ps->used[w] < lo)
+			lo = ps->used[w];
+	return lo;
+}
+
+/* A worker's feat_tilein_peek(): records of the blocks the main thread
+ * reads. A stop is an error with r->status -2. */
+static int wpeek(struct jrun *r, struct gbrun *gr, size_t i,
+		 struct feat_error *err)
+{
+	struct feat_tilein *t = gr->streams[i];
+	struct jpar *p = r->par;
+	struct pstream *ps = &p->ps[i];
+	size_t w = (size_t)r->w;
+
+	while (!t->have && !t->done) {
+		const struct pblock *b;
+		int got = feat_tile_reader_next(&t->rd, &t->rec, err);
+
+		if (got < 0)
+			return -1;
+		if (got > 0) {
+			t->have = 1;
+			break;
+		}
+		pthread_mutex_lock(&p->mu);
+		if (r->hold[i]) {
+			r->hold[i] = 0;
+			ps->used[w]++;
+			signal_main(p);
+		}
+		while (ps->used[w] == ps->made && !p->stop) {
+			ps->wanted = 1;
+			signal_main(p);
+			pthread_cond_wait(&p->work, &p->mu);
+		}
+		b = &ps->ring[ps->used[w] % RING];
+		if (p->stop) {
+			pthread_mutex_unlock(&p->mu);
+			r->stopped = 1;
+			return feat_error_set(err, NULL, 0, 0, "stopped");
+		}
+		pthread_mutex_unlock(&p->mu);
+		if (b->bad) {
+			*err = b->err;
+			return -1;
+		}
+		if (b->end) {
+			t->done = 1;
+			break;
+		}
+		feat_tile_reader_take(&t->rd, b->buf.ptr, b->buf.len, b->count);
+		r->hold[i] = 1;
+	}
+	return 0;
+}
+
+static int peek(struct jrun *r, struct gbrun *gr, size_t i,
+		struct feat_error *err)
+{
+	if (r->w >= 0)
+		return wpeek(r, gr, i, err);
+	return feat_tilein_peek(gr->streams[i], flush_out, r, err);
 }
 
 /* Applies every record of group_by gi before T, reading as needed. */
@@ -584,7 +769,7 @@ static int advance(struct jrun *r, size_t gi, int64_t T,
 		for (i = 0; i < gr->nstreams; i++) {
 			struct feat_tilein *t = gr->streams[i];
 
-			if (feat_tilein_peek(t, flush_out, r, err) < 0)
+			if (peek(r, gr, i, err) < 0)
 				return -1;
 			if (t->have && t->rec.ts < gr->last_ts[i])
 				return feat_error_set(err, t->in.name, 0, 0,
@@ -600,12 +785,12 @@ static int advance(struct jrun *r, size_t gi, int64_t T,
 			struct feat_tilein *t = gr->streams[best];
 
 			gr->last_ts[best] = t->rec.ts;
-			if (t->rec.ahead_key)
-				feat_state_prefetch(&gr->st, t->rec.ahead_key,
-						    t->rec.ahead_klen);
-			if (feat_state_take(&gr->st, &t->rec, t->in.name, err) < 0)
-				return -1;
 			r->stats->events += t->rec.nevents;
+			if (t->rec.ahead && mine(r, t->rec.ahead))
+				feat_state_prefetch(&gr->st, t->rec.ahead);
+			if (mine(r, &t->rec) &&
+			    feat_state_take(&gr->st, &t->rec, t->in.name, err) < 0)
+				return -1;
 			feat_tilein_pop(t);
 		}
 	}
@@ -659,7 +844,7 @@ static int answer(struct jrun *r, uint64_t seq, int64_t T,
 			return -1;
 	}
 	for (i = 0; i < j->nderive; i++)
-		feat_expr_eval(j->derive[i], r->drow,
+		feat_expr_eval(r->derive[i], r->drow,
 			       &r->drow[nleft + j->nfeature_outputs + i]);
 	s->b_off = b->len;
 	for (i = 0; i < j->noutputs; i++) {
@@ -684,6 +869,19 @@ static int answer(struct jrun *r, uint64_t seq, int64_t T,
 	if (b->len - s->b_off > UINT32_MAX)
 		return feat_error_set(err, NULL, 0, 0,
 				      "features of a row are longer than 4 GiB");
+	if (r->par) {
+		/* a worker: the text goes where it stays put, then the row
+		 * is marked answered for the main thread */
+		size_t len = b->len - s->b_off;
+		const char *t = keep_text(r, b->ptr + s->b_off, len);
+
+		if (!t)
+			return feat_error_nomem(err);
+		feat_buf_reset(b);
+		s->b_off = (uintptr_t)t;
+		__atomic_store_n(&s->b_len, (uint32_t)len, __ATOMIC_RELEASE);
+		return 0;
+	}
 	s->b_len = (uint32_t)(b->len - s->b_off);
 	r->b_live += s->b_len;
 	r->b_total += s->b_len;
@@ -730,7 +928,7 @@ static int open_tiles(struct jrun *r, const char *const *tiles, size_t ntiles,
 			free(t);
 			return -1;
 		}
-		if (feat_tilein_peek(t, NULL, NULL, err) < 0) {
+		if (feat_tilein_header(t, err) < 0) {
 			feat_tilein_close(t);
 			free(t);
 			return -1;
@@ -789,13 +987,406 @@ static int open_tiles(struct jrun *r, const char *const *tiles, size_t ntiles,
 	return 0;
 }
 
+static void *work(void *arg)
+{
+	struct jrun *r = arg;
+	struct jpar *p = r->par;
+	struct gbrun *gr = &r->gbs[p->gi];
+	struct feat_error *err = &r->werr;
+	int rc = 0;
+	size_t i;
+
+	for (; r->hpos < r->nheap; r->hpos++) {
+		uint64_t q = r->heap[r->hpos].seq;
+		int64_t T = r->heap[r->hpos].T;
+
+		if (!(r->hpos & 4095) && __atomic_load_n(&p->stop, __ATOMIC_RELAXED)) {
+			r->stopped = 1;
+			rc = -1;
+			break;
+		}
+		prefetch_queries(r);
+		if (advance(r, p->gi, T, err) < 0 || answer(r, q, T, err) < 0) {
+			rc = -1;
+			break;
+		}
+		release_answered(r);
+	}
+	for (i = 0; !rc && r->w == 0 && i < gr->nstreams; i++) {
+		struct feat_tilein *t = gr->streams[i];
+
+		while (!rc && !t->done) {
+			rc = wpeek(r, gr, i, err);
+			feat_tilein_pop(t);
+		}
+	}
+	pthread_mutex_lock(&p->mu);
+	if (rc < 0 && !r->stopped) {
+		r->status = -1;
+		p->stop = 1;
+		pthread_cond_broadcast(&p->work);
+	} else {
+		r->status = rc < 0 ? -2 : 1;
+	}
+	p->running--;
+	signal_main(p);
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* The number of workers for a join: 0 for none. */
+static size_t workers_for(const struct jrun *r, unsigned threads)
+{
+	long n = threads ? (long)threads : sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (!threads && n > 4)
+		n = 4;
+	if (n > MAX_WORKERS)
+		n = MAX_WORKERS;
+	if (n < 2 || r->j->nparts != 1 || r->j->left.lateness >= 0 || !r->nheap)
+		return 0;
+	return (size_t)n;
+}
+
+static void free_worker(const struct feat_plan *plan, struct jrun *w, size_t gi)
+{
+	struct gbrun *gr = w->gbs ? &w->gbs[gi] : NULL;
+	size_t i;
+
+	for (i = 0; gr && i < gr->nstreams; i++) {
+		if (gr->streams[i])
+			feat_tile_reader_release(&gr->streams[i]->rd);
+		free(gr->streams[i]);
+	}
+	if (gr) {
+		free(gr->streams);
+		free(gr->last_ts);
+		feat_state_release(&gr->st);
+	}
+	free(w->gbs);
+	free(w->hold);
+	for (i = 0; i < w->nchunks; i++)
+		free(w->chunks[i]);
+	free(w->chunks);
+	free(w->heap);
+	feat_buf_release(&w->v);
+	feat_buf_release(&w->b);
+	feat_buf_release(&w->key);
+	free(w->drow);
+	for (i = 0; w->json && i < w->j->nparts; i++)
+		feat_buf_release(&w->json[i]);
+	free(w->json);
+	for (i = 0; w->derive && i < w->j->nderive; i++)
+		feat_expr_free(w->derive[i]);
+	free(w->derive);
+	(void)plan;
+}
+
+/* Worker w as a copy of r with state, streams, scratch and queries of
+ * its own. 0 or -1. */
+static int init_worker(struct jrun *r, struct jpar *p, size_t w,
+		       struct feat_error *err)
+{
+	struct jrun *k = &p->wk[w];
+	const struct gbrun *mg = &r->gbs[p->gi];
+	struct gbrun *gr;
+	size_t i;
+
+	*k = *r;
+	k->w = (long)w;
+	k->stats = &k->wstats;
+	memset(&k->wstats, 0, sizeof(k->wstats));
+	k->a = (struct feat_buf)FEAT_BUF_INIT;
+	k->a_off = NULL;
+	k->b = k->v = k->key = k->text = (struct feat_buf)FEAT_BUF_INIT;
+	k->t2 = k->t2len = (struct feat_buf)FEAT_BUF_INIT;
+	k->csv = k->csv2 = NULL;
+	k->heap = NULL;
+	k->nheap = k->heap_cap = k->hpos = k->hfreed = 0;
+	k->vpos = k->vfreed = 0;
+	k->chunks = NULL;
+	k->nchunks = k->chunk_used = k->chunk_cap = 0;
+	k->status = k->stopped = 0;
+	k->gbs = calloc(r->plan->ngroup_bys, sizeof(*k->gbs));
+	k->drow = calloc(r->j->left.ncols + r->j->noutputs + 1, sizeof(*k->drow));
+	k->json = calloc(r->j->nparts, sizeof(*k->json));
+	k->derive = calloc(r->j->nderive + 1, sizeof(*k->derive));
+	k->hold = calloc(mg->nstreams + 1, 1);
+	if (!k->gbs || !k->drow || !k->json || !k->derive || !k->hold)
+		return feat_error_nomem(err);
+	for (i = 0; i < r->j->nderive; i++)
+		if (!(k->derive[i] = feat_expr_clone(r->j->derive[i])))
+			return feat_error_nomem(err);
+	gr = &k->gbs[p->gi];
+	gr->used = 1;
+	gr->by_seq = mg->by_seq;
+	if (feat_state_init(&gr->st, &r->plan->group_bys[p->gi], err) < 0)
+		return -1;
+	gr->streams = calloc(mg->nstreams, sizeof(*gr->streams));
+	gr->last_ts = calloc(mg->nstreams, sizeof(*gr->last_ts));
+	if (!gr->streams || !gr->last_ts)
+		return feat_error_nomem(err);
+	for (i = 0; i < mg->nstreams; i++) {
+		struct feat_tilein *t = calloc(1, sizeof(*t));
+
+		if (!t)
+			return feat_error_nomem(err);
+		gr->streams[i] = t;
+		gr->nstreams++;
+		gr->last_ts[i] = INT64_MIN;
+		if (feat_tile_reader_init(&t->rd, mg->streams[i]->in.name,
+					  r->plan, err) < 0)
+			return -1;
+		feat_tile_reader_like(&t->rd, &mg->streams[i]->rd);
+		t->in.name = mg->streams[i]->in.name;
+		if (t->rd.resolution && feat_state_tiled(&gr->st, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Moves every query, with its values, to the list of its key's worker
+ * (in time order still); the queries' heap and, when the texts are
+ * reread, A go. 0 or -1. */
+static int deal_queries(struct jrun *r, struct jpar *p, struct feat_error *err)
+{
+	const struct feat_part *pt = &r->j->parts[0];
+	const struct feat_group_by *g = &r->plan->group_bys[pt->group_by];
+	size_t h, i, k, w, nleft = r->j->left.ncols, n[MAX_WORKERS] = { 0 };
+	size_t vbytes[MAX_WORKERS] = { 0 };
+	const unsigned char *end = (const unsigned char *)r->a.ptr + r->a.len;
+	unsigned char *wof = malloc(r->nheap);
+	uint32_t *vlen = malloc(r->nheap * sizeof(*vlen));
+	int rc = -1;
+
+	if (!wof || !vlen) {
+		feat_error_nomem(err);
+		goto out;
+	}
+	for (h = 0; h < r->nheap; h++) {
+		size_t si = slot_index(r, r->heap[h].seq);
+		const unsigned char *p0 = (const unsigned char *)r->a.ptr +
+					  r->a_off[si] + held_len(r, &r->slots[si]);
+		const unsigned char *q = p0;
+		int null_key = 0;
+
+		for (i = 0; i < nleft; i++)
+			if (feat_tile_get_value(&q, end, &r->drow[i]) < 0) {
+				feat_error_set(err, NULL, 0, 0, "internal error: bad left row");
+				goto out;
+			}
+		feat_buf_reset(&r->key);
+		for (k = 0; k < g->nkeys; k++) {
+			if (r->drow[pt->left_keys[k]].type == FEAT_NULL)
+				null_key = 1;
+			feat_tile_put_value(&r->key, &r->drow[pt->left_keys[k]]);
+		}
+		if (!r->key.ptr && g->nkeys) {
+			feat_error_nomem(err);
+			goto out;
+		}
+		/* a null key matches nothing: any worker answers it */
+		w = null_key ? 0 : (size_t)part_of_hash(feat_hash_bytes(r->key.ptr, r->key.len), p->nw);
+		wof[h] = (unsigned char)w;
+		vlen[h] = (uint32_t)(q - p0);
+		n[w]++;
+		vbytes[w] += vlen[h];
+	}
+	for (w = 0; w < p->nw; w++) {
+		struct jrun *wk = &p->wk[w];
+
+		wk->heap = malloc((n[w] ? n[w] : 1) * sizeof(*wk->heap));
+		if (!wk->heap || feat_buf_grow(&wk->v, vbytes[w] + 1) < 0) {
+			feat_error_nomem(err);
+			goto out;
+		}
+	}
+	for (h = 0; h < r->nheap; h++) {
+		size_t si = slot_index(r, r->heap[h].seq);
+		struct jrun *wk = &p->wk[wof[h]];
+
+		wk->heap[wk->nheap++] = r->heap[h];
+		feat_buf_add(&wk->v, r->a.ptr + r->a_off[si] +
+				     held_len(r, &r->slots[si]), vlen[h]);
+	}
+	free(r->heap);
+	r->heap = NULL;
+	r->nheap = r->heap_cap = 0;
+	if (r->reread) {
+		feat_buf_release(&r->a);
+		free(r->a_off);
+		r->a_off = NULL;
+	}
+	rc = 0;
+out:
+	free(wof);
+	free(vlen);
+	return rc;
+}
+
+/* Reads the next block of stream i into its ring, the lock not held. */
+static void read_block(struct jrun *r, struct pstream *ps)
+{
+	struct pblock *b = &ps->ring[ps->made % RING];
+	int got;
+
+	b->end = b->bad = 0;
+	got = feat_tilein_block(ps->t, &b->buf, &b->count, flush_out, r, &b->err);
+	if (got < 0) {
+		b->bad = 1;
+		ps->ended = 1;
+	} else if (got == 0) {
+		b->end = 1;
+		ps->ended = 1;
+	}
+}
+
+/*
+ * The main thread's part once the workers run: reads blocks where a
+ * worker waits or room is, writes the rows answered, until every worker
+ * has stopped. 0, or -1 with err set (its own failures: writing).
+ */
+static int feed_workers(struct jrun *r, struct jpar *p, struct feat_error *err)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&p->mu);
+	while (p->running) {
+		long best = -1;
+		size_t i;
+
+		for (i = 0; !p->stop && i < p->nps; i++) {
+			struct pstream *ps = &p->ps[i];
+
+			if (ps->ended || ps->made - oldest_used(p, ps) >= RING)
+				continue;
+			if (ps->wanted) {
+				best = (long)i;
+				break;
+			}
+			if (best < 0 && feat_input_ready(&ps->t->in))
+				best = (long)i;
+		}
+		if (best < 0) {
+			uint64_t news = p->news;
+
+			pthread_mutex_unlock(&p->mu);
+			rc = rc < 0 ? rc : emit_ready(r, err);
+			pthread_mutex_lock(&p->mu);
+			if (rc < 0 && !p->stop) {
+				p->stop = 1;
+				pthread_cond_broadcast(&p->work);
+			}
+			/* what a worker said meanwhile is not missed */
+			while (p->running && p->news == news)
+				pthread_cond_wait(&p->main, &p->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&p->mu);
+		read_block(r, &p->ps[best]);
+		rc = rc < 0 ? rc : emit_ready(r, err);
+		pthread_mutex_lock(&p->mu);
+		p->ps[best].made++;
+		p->ps[best].wanted = 0;
+		if (rc < 0)
+			p->stop = 1;
+		pthread_cond_broadcast(&p->work);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+/*
+ * Answers every query with workers (see "Workers"); the rows are written
+ * once it returns 0 (as many as answered when -1, with err set).
+ */
+static int run_workers(struct jrun *r, size_t nw, struct feat_error *err)
+{
+	struct jpar p;
+	struct gbrun *mg;
+	size_t i, started = 0;
+	int rc = -1;
+
+	memset(&p, 0, sizeof(p));
+	p.nw = nw;
+	for (i = 0; i < r->plan->ngroup_bys; i++)
+		if (r->gbs[i].used)
+			p.gi = i;
+	mg = &r->gbs[p.gi];
+	p.nps = mg->nstreams;
+	p.wk = calloc(nw, sizeof(*p.wk));
+	p.tid = calloc(nw, sizeof(*p.tid));
+	p.ps = calloc(p.nps, sizeof(*p.ps));
+	if (!p.wk || !p.tid || !p.ps) {
+		feat_error_nomem(err);
+		goto out;
+	}
+	for (i = 0; i < p.nps; i++) {
+		p.ps[i].t = mg->streams[i];
+		if (feat_tilein_header(mg->streams[i], err) < 0)
+			goto out;
+	}
+	r->par = &p;
+	for (i = 0; i < nw; i++)
+		if (init_worker(r, &p, i, err) < 0)
+			goto out;
+	if (deal_queries(r, &p, err) < 0)
+		goto out;
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.work, NULL);
+	pthread_cond_init(&p.main, NULL);
+	for (started = 0; started < nw; started++) {
+		p.running++;
+		if (pthread_create(&p.tid[started], NULL, work, &p.wk[started])) {
+			p.running--;
+			pthread_mutex_lock(&p.mu);
+			p.stop = 1;
+			pthread_cond_broadcast(&p.work);
+			pthread_mutex_unlock(&p.mu);
+			feat_error_set(err, NULL, 0, 0, "cannot start a thread");
+			break;
+		}
+	}
+	rc = feed_workers(r, &p, err) < 0 || started < nw ? -1 : 0;
+	for (i = 0; i < started; i++)
+		pthread_join(p.tid[i], NULL);
+	for (i = 0; rc == 0 && i < nw; i++)
+		if (p.wk[i].status == -1) {
+			*err = p.wk[i].werr;
+			rc = -1;
+		}
+	for (i = 0; i < nw; i++)
+		if (p.wk[i].wstats.events > r->stats->events)
+			r->stats->events = p.wk[i].wstats.events;
+	if (rc == 0)
+		rc = emit_ready(r, err);
+	pthread_cond_destroy(&p.work);
+	pthread_cond_destroy(&p.main);
+	pthread_mutex_destroy(&p.mu);
+out:
+	for (i = 0; p.wk && i < nw; i++)
+		free_worker(r->plan, &p.wk[i], p.gi);
+	for (i = 0; p.ps && i < p.nps; i++) {
+		size_t k;
+
+		for (k = 0; k < RING; k++)
+			feat_buf_release(&p.ps[i].ring[k].buf);
+	}
+	free(p.wk);
+	free(p.tid);
+	free(p.ps);
+	r->par = NULL;
+	return rc;
+}
+
 int feat_join_run(const struct feat_plan *plan, const char *left,
 		  const char *const *tiles, size_t ntiles,
 		  struct feat_output *out, enum feat_out_format fmt,
-		  struct feat_join_stats *stats, struct feat_error *err)
+		  unsigned threads, struct feat_join_stats *stats,
+		  struct feat_error *err)
 {
 	struct jrun r;
-	size_t i, k;
+	size_t i, k, nw;
 	int ret = -1, in_open = 0;
 
 	memset(&r, 0, sizeof(r));
@@ -804,6 +1395,8 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 		return feat_error_set(err, NULL, 0, 0, "the plan has no \"join\"");
 	r.plan = plan;
 	r.j = plan->join;
+	r.derive = r.j->derive;
+	r.w = -1;
 	r.fmt = fmt;
 	r.out = out;
 	r.stats = stats;
@@ -873,10 +1466,16 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 			}
 			if (r.nheap)
 				qsort(r.heap, r.nheap, sizeof(*r.heap), qref_cmp);
-			if (r.reread && r.nheap && values_in_query_order(&r, err) < 0)
-				goto out;
 			r.sorted = 1;
 			r.hpos = 0;
+			nw = workers_for(&r, threads);
+			if (nw) {
+				if (run_workers(&r, nw, err) < 0)
+					goto out;
+				continue;
+			}
+			if (r.reread && r.nheap && values_in_query_order(&r, err) < 0)
+				goto out;
 		}
 		if (r.sorted) {
 			if (r.hpos == r.nheap)

@@ -24,11 +24,15 @@ struct feat_join_stats {
  * in tiles and writes one output row per left row, in left order, to out.
  * A left row at time T gets, for each feature, the value over its key's
  * events strictly before T. Output rows leave as soon as they are final.
+ * threads bounds the threads that answer the rows of a join of one
+ * group_by once the left input has ended (0: one per CPU, at most 4; 1:
+ * the calling thread alone); the output is the same bytes whatever it is.
  * Returns 0, or -1 with err set; out is flushed but not committed.
  */
 int feat_join_run(const struct feat_plan *plan, const char *left,
 		  const char *const *tiles, size_t ntiles,
 		  struct feat_output *out, enum feat_out_format fmt,
-		  struct feat_join_stats *stats, struct feat_error *err);
+		  unsigned threads, struct feat_join_stats *stats,
+		  struct feat_error *err);
 
 #endif

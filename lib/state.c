@@ -38,6 +38,7 @@
 #include "aggop.h"
 #include "buf.h"
 #include "error.h"
+#include "hash.h"
 #include "plan.h"
 #include "state.h"
 #include "tile.h"
@@ -1190,10 +1191,11 @@ static int apply_pending(struct feat_state *st)
 
 /* The id of the encoded key, its state made when new; -1 when out of
  * memory. */
-static long key_id(struct feat_state *st, const void *key, size_t klen)
+static long key_id(struct feat_state *st, const void *key, size_t klen,
+		   uint64_t hash)
 {
 	int added;
-	long id = feat_keymap_intern(&st->keys, key, klen, &added);
+	long id = feat_keymap_intern_hashed(&st->keys, key, klen, hash, &added);
 
 	if (id < 0 || !added)
 		return id;
@@ -1210,9 +1212,20 @@ static long key_id(struct feat_state *st, const void *key, size_t klen)
 	return st->per_key[id] ? id : -1;
 }
 
+static int add(struct feat_state *st, const void *key, size_t klen,
+	       uint64_t hash, int64_t ts, const struct feat_value *inputs,
+	       struct feat_error *err);
+
 int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 		   int64_t ts, const struct feat_value *inputs,
 		   struct feat_error *err)
+{
+	return add(st, key, klen, feat_hash_bytes(key, klen), ts, inputs, err);
+}
+
+static int add(struct feat_state *st, const void *key, size_t klen,
+	       uint64_t hash, int64_t ts, const struct feat_value *inputs,
+	       struct feat_error *err)
 {
 	const struct feat_group_by *g = st->g;
 	struct feat_state_key *k;
@@ -1220,7 +1233,7 @@ int feat_state_add(struct feat_state *st, const void *key, size_t klen,
 	uint64_t *words, mask = 0;
 	unsigned char *types;
 	size_t i, q;
-	long id = key_id(st, key, klen);
+	long id = key_id(st, key, klen, hash);
 
 	if (id < 0)
 		return feat_error_nomem(err);
@@ -1335,7 +1348,7 @@ int feat_state_merge(struct feat_state *st, const void *key, size_t klen,
 	if (p != end)
 		return feat_error_set(err, NULL, 0, 0,
 				      "tile stream record is corrupted (its states)");
-	id = key_id(st, key, klen);
+	id = key_id(st, key, klen, feat_hash_bytes(key, klen));
 	if (id < 0)
 		return feat_error_nomem(err);
 	/* Events of the key still queued go first. */
@@ -1375,8 +1388,8 @@ int feat_state_take(struct feat_state *st, const struct feat_tile_rec *rec,
 		    const char *name, struct feat_error *err)
 {
 	if (rec->kind != 2)
-		return feat_state_add(st, rec->key, rec->klen, rec->ts,
-				      rec->inputs, err);
+		return add(st, rec->key, rec->klen, rec->hash, rec->ts,
+			   rec->inputs, err);
 	if (feat_state_merge(st, rec->key, rec->klen, rec->ts, rec->last,
 			     rec->states, rec->states_len, err) < 0) {
 		if (!err->file[0])
@@ -1386,10 +1399,20 @@ int feat_state_take(struct feat_state *st, const struct feat_tile_rec *rec,
 	return 0;
 }
 
-void feat_state_prefetch(const struct feat_state *st, const void *key,
-			 size_t klen)
+void feat_state_prefetch(const struct feat_state *st,
+			 const struct feat_tile_rec *rec)
 {
-	feat_keymap_prefetch(&st->keys, key, klen);
+	size_t i;
+
+	feat_keymap_prefetch_hashed(&st->keys, rec->hash);
+	for (i = 0; i < rec->ninputs; i++) {
+		const struct feat_value *v = &rec->inputs[i];
+
+		/* the values feat_word_intern() looks up */
+		if (v->type == FEAT_STRING || v->type == FEAT_VECTOR ||
+		    v->type == FEAT_STRLIST || v->type == FEAT_MAP)
+			feat_keymap_prefetch(&st->strings, v->u.s.ptr, v->u.s.len);
+	}
 }
 
 long feat_state_find(const struct feat_state *st, const void *key,

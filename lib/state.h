@@ -139,10 +139,10 @@ int feat_state_merge(struct feat_state *st, const void *key, size_t klen,
 int feat_state_take(struct feat_state *st, const struct feat_tile_rec *rec,
 		    const char *name, struct feat_error *err);
 
-/* A hint that an event of the encoded key will be added soon: asks for
- * the memory that finding the key reads. No effect on the state. */
-void feat_state_prefetch(const struct feat_state *st, const void *key,
-			 size_t klen);
+/* A hint that rec will be taken soon: asks for the memory that finding
+ * its key and its strings reads. No effect on the state. */
+void feat_state_prefetch(const struct feat_state *st,
+			 const struct feat_tile_rec *rec);
 
 /* The id of an encoded key, or -1 when no event of it has been applied. */
 long feat_state_find(const struct feat_state *st, const void *key,

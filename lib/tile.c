@@ -810,11 +810,16 @@ static int read_header(struct feat_tile_reader *r, struct feat_error *err)
 	return 1;
 }
 
-static int read_block(struct feat_tile_reader *r, struct feat_error *err)
+/*
+ * Reads the next block into blk, decompressed: 1 with *count its records,
+ * 2 at the end block, 0 when more bytes are needed, -1 with err set.
+ */
+static int frame_block(struct feat_tile_reader *r, struct feat_buf *blk,
+		       uint32_t *count, struct feat_error *err)
 {
 	const unsigned char *u = (const unsigned char *)r->in.ptr + r->in_off;
 	size_t avail = r->in.len - r->in_off;
-	uint32_t csize, rsize, count;
+	uint32_t csize, rsize, n;
 	size_t got;
 
 	if (avail < BLOCK_HEADER) {
@@ -828,42 +833,94 @@ static int read_block(struct feat_tile_reader *r, struct feat_error *err)
 		return bad(r, err, "tile stream block header is corrupted");
 	csize = get32(u + 4);
 	rsize = get32(u + 8);
-	count = get32(u + 12);
+	n = get32(u + 12);
 	if (u[0] == 'E') {
-		if (csize || rsize || count != r->total)
+		if (csize || rsize || n != r->total)
 			return bad(r, err, "tile stream end block does not match its records");
 		r->in_off += BLOCK_HEADER;
 		r->state = 2;
 		if (r->in_off != r->in.len)
 			return bad(r, err, "bytes after the end of the tile stream");
-		return 1;
+		return 2;
 	}
 	if (rsize > FEAT_TILE_BLOCK_LIMIT || csize > ZSTD_compressBound(rsize) ||
-	    !count)
+	    !n)
 		return bad(r, err, "tile stream block header is corrupted");
 	if (avail < BLOCK_HEADER + (size_t)csize) {
 		if (r->eof)
 			return bad(r, err, "truncated tile stream (in a block)");
 		return 0;
 	}
-	feat_buf_reset(&r->block);
-	if (feat_buf_grow(&r->block, rsize) < 0)
+	feat_buf_reset(blk);
+	if (feat_buf_grow(blk, rsize) < 0)
 		return feat_error_nomem(err);
-	got = ZSTD_decompressDCtx(r->dctx, r->block.ptr, rsize,
+	got = ZSTD_decompressDCtx(r->dctx, blk->ptr, rsize,
 				  u + BLOCK_HEADER, csize);
 	if (ZSTD_isError(got) || got != rsize)
 		return feat_error_set(err, r->name, 0, 0,
 				      "tile stream block is corrupted (%s)",
 				      ZSTD_isError(got) ? ZSTD_getErrorName(got)
 							: "wrong size");
-	r->block.len = rsize;
+	blk->len = rsize;
+	r->total += n;
+	r->in_off += BLOCK_HEADER + csize;
+	*count = n;
+	return 1;
+}
+
+/* Starts decoding the count records of the block at p. */
+static void use_block(struct feat_tile_reader *r, const void *p, size_t len,
+		      uint32_t count)
+{
+	r->bp = p;
+	r->blen = len;
 	r->block_off = 0;
 	r->block_left = count;
 	r->prev_ts = 0;
 	r->prev_seq = 0;
-	r->total += count;
-	r->in_off += BLOCK_HEADER + csize;
-	return 1;
+}
+
+static int read_block(struct feat_tile_reader *r, struct feat_error *err)
+{
+	uint32_t count;
+	int got = frame_block(r, &r->block, &count, err);
+
+	if (got == 1)
+		use_block(r, r->block.ptr, r->block.len, count);
+	return got < 0 ? -1 : got > 0;
+}
+
+int feat_tile_reader_header(struct feat_tile_reader *r, struct feat_error *err)
+{
+	return r->state ? 1 : read_header(r, err);
+}
+
+int feat_tile_reader_block(struct feat_tile_reader *r, struct feat_buf *blk,
+			   uint32_t *count, struct feat_error *err)
+{
+	int got = r->state == 0 ? read_header(r, err) : 1;
+
+	if (got <= 0)
+		return got;
+	if (r->state == 2)
+		return 2;
+	return frame_block(r, blk, count, err);
+}
+
+void feat_tile_reader_like(struct feat_tile_reader *r,
+			   const struct feat_tile_reader *framer)
+{
+	r->group_by = framer->group_by;
+	r->shard = framer->shard;
+	r->nshards = framer->nshards;
+	r->resolution = framer->resolution;
+	r->state = 1;
+}
+
+void feat_tile_reader_take(struct feat_tile_reader *r, const void *p,
+			   size_t len, uint32_t count)
+{
+	use_block(r, p, len, count);
 }
 
 /* Decodes the next record of the block into rec, with values in vals.
@@ -876,13 +933,14 @@ static int decode_record(struct feat_tile_reader *r, struct feat_tile_rec *rec,
 	int64_t d;
 	size_t i;
 
-	p = (const unsigned char *)r->block.ptr + r->block_off;
-	end = (const unsigned char *)r->block.ptr + r->block.len;
+	p = r->bp + r->block_off;
+	end = r->bp + r->blen;
 	if (p >= end || *p++ != (r->resolution ? 2 : 1) ||
 	    get_varint(&p, end, &klen) < 0 || klen > (uint64_t)(end - p))
 		return -1;
 	rec->key = p;
 	rec->klen = (size_t)klen;
+	rec->hash = feat_hash_bytes(p, (size_t)klen);
 	p += klen;
 	rec->kind = r->resolution ? 2 : 1;
 	if (r->resolution) {
@@ -940,9 +998,9 @@ static int decode_record(struct feat_tile_reader *r, struct feat_tile_rec *rec,
 	rec->ninputs = (size_t)n;
 	rec->first = rec->last = rec->ts;
 done:
-	r->block_off = (size_t)(p - (const unsigned char *)r->block.ptr);
+	r->block_off = (size_t)(p - r->bp);
 	r->block_left--;
-	if (!r->block_left && r->block_off != r->block.len)
+	if (!r->block_left && r->block_off != r->blen)
 		return -1;
 	return 0;
 }
@@ -985,8 +1043,7 @@ int feat_tile_reader_next(struct feat_tile_reader *r,
 		goto corrupt;
 	*rec = r->ahead[r->ahead_head];
 	far = &r->ahead[(r->ahead_head + r->ahead_n - 1) % FEAT_TILE_AHEAD];
-	rec->ahead_key = r->ahead_n > 1 ? far->key : NULL;
-	rec->ahead_klen = r->ahead_n > 1 ? far->klen : 0;
+	rec->ahead = r->ahead_n > 1 ? far : NULL;
 	r->ahead_head = (r->ahead_head + 1) % FEAT_TILE_AHEAD;
 	r->ahead_n--;
 	return 1;

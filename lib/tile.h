@@ -127,6 +127,7 @@ struct feat_tile_rec {
 	int kind;			/* 1: event, 2: states */
 	const unsigned char *key;	/* encoded key; valid until next pull */
 	size_t klen;
+	uint64_t hash;			/* feat_hash_bytes() of the key */
 	int64_t ts;
 	uint64_t seq;			/* orders events of equal ts */
 	struct feat_value *inputs;	/* ninputs values (events) */
@@ -136,10 +137,9 @@ struct feat_tile_rec {
 	uint64_t nevents;		/* how many events it holds */
 	const unsigned char *states;	/* state records: the encoded states */
 	size_t states_len;
-	/* The key of a later record of the stream, or NULL: a hint for
-	 * readers that fetch memory ahead (valid until the next pull). */
-	const unsigned char *ahead_key;
-	size_t ahead_klen;
+	/* A later record of the stream, or NULL: a hint for readers that
+	 * fetch memory ahead (valid until the next pull). */
+	const struct feat_tile_rec *ahead;
 };
 
 /* Records a reader decodes ahead of the one pulled (within a block). */
@@ -186,6 +186,9 @@ struct feat_tile_reader {
 	struct feat_buf in;		/* bytes not yet consumed */
 	size_t in_off;
 	struct feat_buf block;		/* the decompressed current block */
+	const unsigned char *bp;	/* the block records are decoded from:
+					 * block's, or one taken */
+	size_t blen;
 	size_t block_off;
 	size_t block_left;		/* records left in the block */
 	int64_t prev_ts;
@@ -228,6 +231,29 @@ static inline int feat_tile_reader_done(const struct feat_tile_reader *r)
 }
 
 void feat_tile_reader_release(struct feat_tile_reader *r);
+
+/*
+ * Reading a stream in two parts, each in a thread of its own: a framer
+ * (fed bytes) reads the header and the blocks, decompressed; readers like
+ * it take the blocks and decode their records.
+ *
+ * feat_tile_reader_header() returns 1 once the header is read, 0 when it
+ * needs more bytes, -1 with err set. feat_tile_reader_block() reads the
+ * next block into blk (its records' count in *count) and returns 1, or 2
+ * at the end block, 0 when it needs more bytes, -1 with err set.
+ *
+ * feat_tile_reader_like() makes r (initialised, never fed) read the
+ * stream framer reads, whose header has been read. feat_tile_reader_take()
+ * gives it a block of count records, which must stay put until its last
+ * record has been pulled; feat_tile_reader_next() returns 0 after it.
+ */
+int feat_tile_reader_header(struct feat_tile_reader *r, struct feat_error *err);
+int feat_tile_reader_block(struct feat_tile_reader *r, struct feat_buf *blk,
+			   uint32_t *count, struct feat_error *err);
+void feat_tile_reader_like(struct feat_tile_reader *r,
+			   const struct feat_tile_reader *framer);
+void feat_tile_reader_take(struct feat_tile_reader *r, const void *p,
+			   size_t len, uint32_t count);
 
 /*
  * Returns 0 when streams a and b (headers read) hold tiles of the same

@@ -19,6 +19,26 @@ int feat_tilein_open(struct feat_tilein *t, const char *path,
 	return 0;
 }
 
+/* Reads more bytes into the reader: 0, or -1 with err set. */
+static int fill(struct feat_tilein *t, feat_flush_fn flush, void *ctx,
+		struct feat_error *err)
+{
+	ssize_t n;
+
+	if (t->in.eof)
+		return feat_error_set(err, t->in.name, 0, 0, "truncated tile stream");
+	if (flush && !feat_input_ready(&t->in) && flush(ctx, err) < 0)
+		return -1;
+	n = feat_input_read(&t->in, err);
+	if (n < 0)
+		return -1;
+	if (n == 0)
+		feat_tile_reader_eof(&t->rd);
+	else if (feat_tile_reader_feed(&t->rd, t->in.buf, (size_t)n, err) < 0)
+		return -1;
+	return 0;
+}
+
 int feat_tilein_peek(struct feat_tilein *t, feat_flush_fn flush, void *ctx,
 		     struct feat_error *err)
 {
@@ -45,20 +65,52 @@ int feat_tilein_peek(struct feat_tilein *t, feat_flush_fn flush, void *ctx,
 			t->done = 1;
 			break;
 		}
-		if (t->in.eof)
-			return feat_error_set(err, t->in.name, 0, 0,
-					      "truncated tile stream");
-		if (flush && !feat_input_ready(&t->in) && flush(ctx, err) < 0)
-			return -1;
-		n = feat_input_read(&t->in, err);
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			feat_tile_reader_eof(&t->rd);
-		else if (feat_tile_reader_feed(&t->rd, t->in.buf, (size_t)n, err) < 0)
+		if (fill(t, flush, ctx, err) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+int feat_tilein_header(struct feat_tilein *t, struct feat_error *err)
+{
+	for (;;) {
+		int got = feat_tile_reader_header(&t->rd, err);
+
+		if (got)
+			return got < 0 ? -1 : 0;
+		if (fill(t, NULL, NULL, err) < 0)
+			return -1;
+	}
+}
+
+int feat_tilein_block(struct feat_tilein *t, struct feat_buf *blk,
+		      uint32_t *count, feat_flush_fn flush, void *ctx,
+		      struct feat_error *err)
+{
+	for (;;) {
+		int got = feat_tile_reader_block(&t->rd, blk, count, err);
+
+		if (got < 0)
+			return -1;
+		if (got == 2) {
+			/* Nothing may follow the end block. */
+			if (!t->in.eof) {
+				ssize_t n = feat_input_read(&t->in, err);
+
+				if (n < 0)
+					return -1;
+				if (n > 0)
+					return feat_error_set(err, t->in.name, 0, 0,
+							      "bytes after the end of the tile stream");
+			}
+			t->done = 1;
+			return 0;
+		}
+		if (got == 1)
+			return 1;
+		if (fill(t, flush, ctx, err) < 0)
+			return -1;
+	}
 }
 
 void feat_tilein_close(struct feat_tilein *t)

@@ -34,6 +34,19 @@ int feat_tilein_open(struct feat_tilein *t, const char *path,
 int feat_tilein_peek(struct feat_tilein *t, feat_flush_fn flush, void *ctx,
 		     struct feat_error *err);
 
+/* Reads the stream's header (so that t->rd.group_by is known). 0 or -1. */
+int feat_tilein_header(struct feat_tilein *t, struct feat_error *err);
+
+/*
+ * Reads the next block, decompressed, into blk for readers like t->rd to
+ * decode (feat_tile_reader_take()): returns 1 with *count its records, or
+ * 0 at the end of the stream (t->done = 1), -1 with err set. Calls flush
+ * as feat_tilein_peek() does. Not to be mixed with feat_tilein_peek().
+ */
+int feat_tilein_block(struct feat_tilein *t, struct feat_buf *blk,
+		      uint32_t *count, feat_flush_fn flush, void *ctx,
+		      struct feat_error *err);
+
 /* Consumes the record in t->rec. */
 static inline void feat_tilein_pop(struct feat_tilein *t)
 {

@@ -21,7 +21,8 @@ CSV and JSON Lines outputs (tile streams as decoded by feat-aggregate
        and state tiles at a coarser resolution, folded at once versus
        re-tiled from events, from a finer resolution and from pieces,
        with feat-serve-dump over them versus over event tiles;
-  p3   one run versus --shard k/n for n = 2, 3, 7, merged;
+  p3   one run versus --shard k/n for n = 2, 3, 7, merged; the join with
+       its keys split among 2 to 8 threads versus one;
   p4   feat-serve-dump --at T versus feat-asof-join of left rows (key, T)
        for every key it prints;
   p5   feat-backfill from a fresh tile cache, reusing its cache, with
@@ -235,11 +236,13 @@ class Run:
                       "%s.tiles.csv" % g, "plan", "%s.tiles" % g],
                      what="decode tiles")
         self.tiles = ["%s.tiles" % g for g in self.join_gbs]
-        self.cmd(["feat-asof-join", "-q", "--left", left_name, "-o",
-                  "batch.csv", "plan"] + self.tiles, what="join")
-        self.cmd(["feat-asof-join", "-q", "--format", "jsonl", "--left",
-                  left_name, "-o", "batch.jsonl", "plan"] + self.tiles,
+        # One thread here; check_shards compares others with it.
+        self.cmd(["feat-asof-join", "-q", "--threads", "1", "--left",
+                  left_name, "-o", "batch.csv", "plan"] + self.tiles,
                  what="join")
+        self.cmd(["feat-asof-join", "-q", "--threads", "1", "--format",
+                  "jsonl", "--left", left_name, "-o", "batch.jsonl",
+                  "plan"] + self.tiles, what="join")
         self.cmd(["feat-serve-dump", "-q", "-o", "serve.jsonl", "plan"] +
                  ["%s.tiles" % g for g in self.gbs], what="serve-dump")
         self.batch_csv = self.read("batch.csv")
@@ -797,6 +800,15 @@ class Run:
 
     def check_shards(self):
         r = self.rng
+        # Threads: keys split among 2 to 8 workers, versus one thread.
+        for n in (2, r.choice([3, 5, 8])):
+            fmt = r.choice(["csv", "jsonl"])
+            out = self.cmd(["feat-asof-join", "-q", "--threads", str(n),
+                            "--format", fmt, "--left", self.left_name,
+                            "plan"] + self.tiles, what="join with threads")
+            self.same("p3", "join (%s) with %d threads" % (fmt, n),
+                      self.batch_csv if fmt == "csv" else self.batch_jsonl,
+                      out)
         for n in (2, 3, 7):
             shard_tiles = {}
             for g in self.gbs:
