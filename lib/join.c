@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -158,7 +159,9 @@ static void heap_push(struct jrun *r, int64_t T, uint64_t seq)
 
 	r->heap[i].T = T;
 	r->heap[i].seq = seq;
-	while (i) {
+	/* Without lateness no row is answered before the end: the rows stay
+	 * in seq order, for sort_queries(). */
+	while (i && r->j->left.lateness >= 0) {
 		size_t p = (i - 1) / 2;
 		struct qref t;
 
@@ -198,6 +201,50 @@ static int qref_cmp(const void *x, const void *y)
 	const struct qref *a = x, *b = y;
 
 	return heap_less(a, b) ? -1 : heap_less(b, a);
+}
+
+/*
+ * Sorts the n queries of q, in seq order, by (T, seq): a stable radix sort
+ * on T - min T, 11 bits a pass. 0, or -1 when out of memory (q as it was).
+ */
+static int sort_queries(struct qref **q, size_t n)
+{
+	struct qref *src = *q, *dst;
+	uint64_t min = (uint64_t)INT64_MAX, max = 0, range;
+	size_t i, shift;
+
+	for (i = 0; i < n; i++) {
+		uint64_t t = (uint64_t)src[i].T ^ (UINT64_C(1) << 63);
+
+		min = t < min ? t : min;
+		max = t > max ? t : max;
+	}
+	if (n < 2 || min == max)
+		return 0;
+	range = max - min;
+	if (!(dst = malloc(n * sizeof(*dst))))
+		return -1;
+	for (shift = 0; shift < 64 && range >> shift; shift += 11) {
+		size_t count[2048] = { 0 }, sum = 0, c;
+		struct qref *t;
+
+		for (i = 0; i < n; i++)
+			count[((((uint64_t)src[i].T ^ (UINT64_C(1) << 63)) - min) >> shift) & 2047]++;
+		for (c = 0; c < 2048; c++) {
+			size_t k = count[c];
+
+			count[c] = sum;
+			sum += k;
+		}
+		for (i = 0; i < n; i++)
+			dst[count[((((uint64_t)src[i].T ^ (UINT64_C(1) << 63)) - min) >> shift) & 2047]++] = src[i];
+		t = src;
+		src = dst;
+		dst = t;
+	}
+	*q = src;
+	free(dst);
+	return 0;
 }
 
 /* Bytes of a slot's left text held in A, before its values. */
@@ -607,7 +654,7 @@ static int emit_ready(struct jrun *r, struct feat_error *err)
  * where it was found.
  */
 #define MAX_WORKERS 8
-#define RING 4
+#define RING 2
 
 struct pblock {
 	struct feat_buf buf;
@@ -1332,6 +1379,11 @@ static int run_workers(struct jrun *r, size_t nw, struct feat_error *err)
 			goto out;
 	if (deal_queries(r, &p, err) < 0)
 		goto out;
+#ifdef M_ARENA_MAX
+	/* The workers' allocations share one arena (glibc's default, one per
+	 * thread, costs their slack and fragments each time). */
+	mallopt(M_ARENA_MAX, 2);
+#endif
 	pthread_mutex_init(&p.mu, NULL);
 	pthread_cond_init(&p.work, NULL);
 	pthread_cond_init(&p.main, NULL);
@@ -1464,8 +1516,14 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 					goto out;
 				}
 			}
-			if (r.nheap)
+			if (r.j->left.lateness < 0) {
+				if (sort_queries(&r.heap, r.nheap) < 0) {
+					feat_error_nomem(err);
+					goto out;
+				}
+			} else if (r.nheap) {
 				qsort(r.heap, r.nheap, sizeof(*r.heap), qref_cmp);
+			}
 			r.sorted = 1;
 			r.hpos = 0;
 			nw = workers_for(&r, threads);
