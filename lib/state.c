@@ -125,7 +125,9 @@ struct hopring {
 struct feat_state_key {
 	uint64_t *ring;
 	uint32_t cap;			/* entries */
-	int tiled;			/* state records were merged in */
+	uint8_t tiled;			/* state records were merged in */
+	uint8_t masked;			/* the ring has its mask bytes: a null
+					 * was stored (!st->mask_word) */
 	uint64_t base, head;		/* seqs [base, head) are stored */
 	uint64_t org;			/* seq at position 0; base - org < cap */
 	uint64_t total;			/* events ever */
@@ -283,7 +285,7 @@ static inline uint64_t ring_mask(const struct feat_state *st,
 {
 	if (st->mask_word)
 		return entry(st, k, seq)[st->tword];
-	return mask_bytes(st, k)[rpos(k, seq)];
+	return k->masked ? mask_bytes(st, k)[rpos(k, seq)] : 0;
 }
 
 /* The time of event seq of the ring. */
@@ -802,20 +804,19 @@ static int64_t sub_sat(int64_t a, int64_t b)
 	return a - b;
 }
 
-/* Grows the ring block by a quarter: entries move to base's place at 0
- * (org = base). A quarter, not a doubling, keeps most of the rings'
- * memory in use (their sizes are the peak memory of a join of many keys),
- * for more copies of each entry. */
-static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
+/* Moves k's ring to a block of cap entries (at least its events), with
+ * mask bytes when masked: entries move to base's place at 0 (org =
+ * base). 0 or -1. */
+static int ring_resize(const struct feat_state *st, struct feat_state_key *k,
+		       size_t cap, int masked)
 {
-	size_t cap = k->cap ? k->cap + (k->cap > 16 ? k->cap / 4 : 4) : 4;
 	uint64_t *r, s;
 
 	/* queues hold the low 32 bits of seqs, exact below 2^32 entries */
 	if (cap > (size_t)1 << 31)
 		return -1;
 	r = malloc(cap * (st->entry_words * sizeof(*r) +
-			  (st->tword ? 0 : sizeof(uint32_t)) + !st->mask_word));
+			  (st->tword ? 0 : sizeof(uint32_t)) + (size_t)masked));
 	if (!r)
 		return -1;
 	for (s = k->base; s < k->head; s++)
@@ -827,18 +828,28 @@ static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
 		for (s = k->base; s < k->head; s++)
 			to[s - k->base] = ring_toff(st, k)[rpos(k, s)];
 	}
-	if (!st->mask_word) {
+	if (masked) {
 		unsigned char *to = (unsigned char *)(r + cap * st->entry_words) +
 				    (st->tword ? 0 : cap * sizeof(uint32_t));
 
 		for (s = k->base; s < k->head; s++)
-			to[s - k->base] = mask_bytes(st, k)[rpos(k, s)];
+			to[s - k->base] = (unsigned char)ring_mask(st, k, s);
 	}
 	free(k->ring);
 	k->ring = r;
 	k->cap = (uint32_t)cap;
+	k->masked = (uint8_t)masked;
 	k->org = k->base;
 	return 0;
+}
+
+/* Grows the ring block by a quarter. A quarter, not a doubling, keeps most
+ * of the rings' memory in use (their sizes are the peak memory of a join
+ * of many keys), for more copies of each entry. */
+static int ring_grow(const struct feat_state *st, struct feat_state_key *k)
+{
+	return ring_resize(st, k, k->cap ? k->cap + (k->cap > 16 ? k->cap / 4 : 4) : 4,
+			   k->masked);
 }
 
 /* Moves the time offsets of k's ring (not empty) to a tbase of its oldest
@@ -1020,7 +1031,7 @@ static void prefetch_key(const struct feat_state *st,
 		__builtin_prefetch(entry(st, k, k->head), 1);
 	if (!st->tword)
 		__builtin_prefetch(&ring_toff(st, k)[rpos(k, k->head)], 1);
-	if (!st->mask_word)
+	if (k->masked)
 		__builtin_prefetch(&mask_bytes(st, k)[rpos(k, k->head)], 1);
 	/* The start of a queue block: its size (qb[0], read first) and, as
 	 * queues are short, mostly their entries too. */
@@ -1060,6 +1071,10 @@ static int apply(struct feat_state *st, size_t q)
 		if (k->head - k->base == k->cap && ring_grow(st, k) < 0)
 			return -1;
 	}
+	/* A ring has mask bytes once it has held a null (most never do). */
+	if (st->nwin && !st->mask_word && !k->masked && (mask & st->ring_in) &&
+	    ring_resize(st, k, k->cap, 1) < 0)
+		return -1;
 	seq = k->head;
 	if (st->nwin) {
 		uint64_t rm = 0;
@@ -1081,7 +1096,7 @@ static int apply(struct feat_state *st, size_t q)
 			}
 		if (st->mask_word)
 			e[st->tword] = rm;
-		else
+		else if (k->masked)
 			mask_bytes(st, k)[rpos(k, seq)] = (unsigned char)rm;
 	}
 	for (i = 0; i < st->nstat; i++) {
