@@ -57,6 +57,8 @@
 #include "tile.h"
 #include "tilein.h"
 
+#include <zstd.h>
+
 struct slot {
 	uint64_t b_off;
 	uint32_t left_len;
@@ -124,8 +126,8 @@ struct jrun {
 	struct jpar *par;		/* NULL: one thread */
 	long w;				/* a worker's index; -1: the main thread */
 	unsigned char *hold;		/* a worker's, per stream: a block taken */
-	char **chunks;			/* a worker's answers' texts */
-	size_t nchunks, chunk_used, chunk_cap;
+	struct abucket *bk;		/* a worker's answers, per bucket */
+	void *cctx;			/* a worker's, compressing them */
 	int status;			/* a worker's: 0 running, 1 done, -1
 					 * failed, -2 stopped (under the lock) */
 	int stopped;			/* a worker's: it saw the stop */
@@ -609,21 +611,29 @@ static void compact(struct jrun *r)
 	}
 }
 
+static int bucket_ready(struct jrun *r, struct feat_error *err);
+static const char *bucket_text(const struct jrun *r, uint64_t b_off);
+
 /* Writes the answered rows at the front of the queue. */
 static int emit_ready(struct jrun *r, struct feat_error *err)
 {
-	while (r->count && __atomic_load_n(&r->slots[r->front].b_len, __ATOMIC_ACQUIRE)) {
+	while (r->count) {
 		struct slot *s = &r->slots[r->front];
-		const char *text = NULL;
+		const char *text = NULL, *feats;
+		int ready = r->par ? bucket_ready(r, err) : s->b_len > 0;
+
+		if (ready < 0)
+			return -1;
+		if (!ready)
+			break;
 
 		if (!r->reread)
 			text = r->a.ptr + r->a_off[r->front];
 		else if (next_text(r, s, &text, err) < 0)
 			return -1;
+		feats = r->par ? bucket_text(r, s->b_off) : r->b.ptr + s->b_off;
 		if (feat_output_write(r->out, text, s->left_len, err) < 0 ||
-		    feat_output_write(r->out, r->par ? (const char *)(uintptr_t)s->b_off
-						     : r->b.ptr + s->b_off,
-				      s->b_len, err) < 0)
+		    feat_output_write(r->out, feats, s->b_len, err) < 0)
 			return -1;
 		if (!r->par)
 			r->b_live -= s->b_len;
@@ -685,6 +695,12 @@ struct jpar {
 	struct pstream *ps;
 	size_t nps;
 	size_t gi;			/* the group_by */
+	uint64_t seq0, nrows;		/* the rows: seqs seq0 .. + nrows */
+	size_t nbuckets;
+	uint32_t *bdone;		/* per bucket: rows answered (atomic) */
+	size_t loaded;			/* the bucket in text, or -1 */
+	struct feat_buf *text;		/* per worker: its part of it */
+	void *dctx;
 };
 
 
@@ -700,28 +716,104 @@ static inline int mine(const struct jrun *r, const struct feat_tile_rec *rec)
 	return r->w < 0 || part_of_hash(rec->hash, r->par->nw) == r->w;
 }
 
-/* A copy of an answer's text that stays put until the join ends. */
-static const char *keep_text(struct jrun *r, const char *p, size_t n)
+/*
+ * Answers wait, compressed, for the rows before them (see "Workers"): the
+ * rows are cut into buckets of BUCKET_ROWS in left order, and a worker
+ * appends the text of each answer to its part of the row's bucket, in
+ * blocks of ZBLOCK compressed as they fill. The main thread writes a
+ * bucket's rows once all are answered: no worker touches it again.
+ */
+#define BUCKET_SHIFT 16
+#define ZBLOCK (64 * 1024)
+#define OFF_BITS 56
+
+struct abucket {
+	struct feat_buf z;		/* compressed blocks, one after another */
+	uint64_t zraw;			/* the bytes they hold */
+	struct feat_buf raw;		/* the block being filled */
+};
+
+/* Appends an answer's text to its row's bucket; *off is where it will be
+ * once the bucket is decompressed. 0 or -1 (out of memory). */
+static int keep_answer(struct jrun *r, uint64_t seq, const char *p, size_t n,
+		       uint64_t *off)
 {
-	char *dst;
+	struct abucket *bk = &r->bk[(seq - r->par->seq0) >> BUCKET_SHIFT];
 
-	if (r->chunk_used + n > r->chunk_cap || !r->nchunks) {
-		size_t cap = n > (1u << 20) ? n : (1u << 20);
-		char **c = realloc(r->chunks, (r->nchunks + 1) * sizeof(*c));
+	*off = bk->zraw + bk->raw.len;
+	if (feat_buf_add(&bk->raw, p, n) < 0)
+		return -1;
+	if (bk->raw.len >= ZBLOCK) {
+		size_t bound = ZSTD_compressBound(bk->raw.len), got;
 
-		if (!c)
-			return NULL;
-		r->chunks = c;
-		if (!(c[r->nchunks] = malloc(cap)))
-			return NULL;
-		r->nchunks++;
-		r->chunk_used = 0;
-		r->chunk_cap = cap;
+		if (!r->cctx && !(r->cctx = ZSTD_createCCtx()))
+			return -1;
+		if (feat_buf_grow(&bk->z, bound) < 0)
+			return -1;
+		got = ZSTD_compressCCtx(r->cctx, bk->z.ptr + bk->z.len, bound,
+					bk->raw.ptr, bk->raw.len, 1);
+		if (ZSTD_isError(got))
+			return -1;
+		bk->z.len += got;
+		bk->zraw += bk->raw.len;
+		feat_buf_reset(&bk->raw);
 	}
-	dst = r->chunks[r->nchunks - 1] + r->chunk_used;
-	memcpy(dst, p, n);
-	r->chunk_used += n;
-	return dst;
+	return 0;
+}
+
+/* Decompresses every worker's part of bucket b into p->text (main
+ * thread), freeing the parts. 0 or -1 with err set. */
+static int load_bucket(struct jpar *p, size_t b, struct feat_error *err)
+{
+	size_t w;
+
+	for (w = 0; w < p->nw; w++) {
+		struct abucket *bk = &p->wk[w].bk[b];
+		struct feat_buf *t = &p->text[w];
+		size_t got;
+
+		feat_buf_reset(t);
+		if (feat_buf_grow(t, bk->zraw + bk->raw.len + 1) < 0)
+			return feat_error_nomem(err);
+		if (bk->zraw) {
+			got = ZSTD_decompressDCtx(p->dctx, t->ptr, bk->zraw,
+						  bk->z.ptr, bk->z.len);
+			if (ZSTD_isError(got) || got != bk->zraw)
+				return feat_error_set(err, NULL, 0, 0,
+						      "internal error: answers lost");
+		}
+		memcpy(t->ptr + bk->zraw, bk->raw.ptr ? bk->raw.ptr : "", bk->raw.len);
+		t->len = bk->zraw + bk->raw.len;
+		feat_buf_release(&bk->z);
+		feat_buf_release(&bk->raw);
+	}
+	p->loaded = b;
+	return 0;
+}
+
+/* With workers: 1 when the front row's bucket is all answered and in
+ * text, 0 when not yet, -1 with err set. */
+static int bucket_ready(struct jrun *r, struct feat_error *err)
+{
+	struct jpar *p = r->par;
+	size_t b = (r->first_seq - p->seq0) >> BUCKET_SHIFT;
+	uint64_t lo = p->seq0 + ((uint64_t)b << BUCKET_SHIFT), hi;
+
+	if (b == p->loaded)
+		return 1;
+	hi = lo + ((uint64_t)1 << BUCKET_SHIFT);
+	if (hi > p->seq0 + p->nrows)
+		hi = p->seq0 + p->nrows;
+	if (__atomic_load_n(&p->bdone[b], __ATOMIC_ACQUIRE) < hi - lo)
+		return 0;
+	return load_bucket(p, b, err) < 0 ? -1 : 1;
+}
+
+/* With workers: the text at b_off of the bucket in text. */
+static const char *bucket_text(const struct jrun *r, uint64_t b_off)
+{
+	return r->par->text[b_off >> OFF_BITS].ptr +
+	       (b_off & ((UINT64_C(1) << OFF_BITS) - 1));
 }
 
 /* Wakes the main thread, the lock held. */
@@ -917,16 +1009,21 @@ static int answer(struct jrun *r, uint64_t seq, int64_t T,
 		return feat_error_set(err, NULL, 0, 0,
 				      "features of a row are longer than 4 GiB");
 	if (r->par) {
-		/* a worker: the text goes where it stays put, then the row
-		 * is marked answered for the main thread */
+		/* a worker: the text waits in its bucket; the bucket counts
+		 * the row answered for the main thread */
 		size_t len = b->len - s->b_off;
-		const char *t = keep_text(r, b->ptr + s->b_off, len);
+		uint64_t off;
 
-		if (!t)
+		if (keep_answer(r, seq, b->ptr + s->b_off, len, &off) < 0)
 			return feat_error_nomem(err);
+		if (off >> OFF_BITS)
+			return feat_error_set(err, NULL, 0, 0,
+					      "features of the rows are too long");
 		feat_buf_reset(b);
-		s->b_off = (uintptr_t)t;
-		__atomic_store_n(&s->b_len, (uint32_t)len, __ATOMIC_RELEASE);
+		s->b_off = (uint64_t)r->w << OFF_BITS | off;
+		s->b_len = (uint32_t)len;
+		__atomic_add_fetch(&r->par->bdone[(seq - r->par->seq0) >> BUCKET_SHIFT],
+				   1, __ATOMIC_RELEASE);
 		return 0;
 	}
 	s->b_len = (uint32_t)(b->len - s->b_off);
@@ -1112,9 +1209,12 @@ static void free_worker(const struct feat_plan *plan, struct jrun *w, size_t gi)
 	}
 	free(w->gbs);
 	free(w->hold);
-	for (i = 0; i < w->nchunks; i++)
-		free(w->chunks[i]);
-	free(w->chunks);
+	for (i = 0; w->bk && i < w->par->nbuckets; i++) {
+		feat_buf_release(&w->bk[i].z);
+		feat_buf_release(&w->bk[i].raw);
+	}
+	free(w->bk);
+	ZSTD_freeCCtx(w->cctx);
 	free(w->heap);
 	feat_buf_release(&w->v);
 	feat_buf_release(&w->b);
@@ -1151,15 +1251,15 @@ static int init_worker(struct jrun *r, struct jpar *p, size_t w,
 	k->heap = NULL;
 	k->nheap = k->heap_cap = k->hpos = k->hfreed = 0;
 	k->vpos = k->vfreed = 0;
-	k->chunks = NULL;
-	k->nchunks = k->chunk_used = k->chunk_cap = 0;
+	k->cctx = NULL;
+	k->bk = calloc(p->nbuckets, sizeof(*k->bk));
 	k->status = k->stopped = 0;
 	k->gbs = calloc(r->plan->ngroup_bys, sizeof(*k->gbs));
 	k->drow = calloc(r->j->left.ncols + r->j->noutputs + 1, sizeof(*k->drow));
 	k->json = calloc(r->j->nparts, sizeof(*k->json));
 	k->derive = calloc(r->j->nderive + 1, sizeof(*k->derive));
 	k->hold = calloc(mg->nstreams + 1, 1);
-	if (!k->gbs || !k->drow || !k->json || !k->derive || !k->hold)
+	if (!k->gbs || !k->drow || !k->json || !k->derive || !k->hold || !k->bk)
 		return feat_error_nomem(err);
 	for (i = 0; i < r->j->nderive; i++)
 		if (!(k->derive[i] = feat_expr_clone(r->j->derive[i])))
@@ -1361,10 +1461,17 @@ static int run_workers(struct jrun *r, size_t nw, struct feat_error *err)
 			p.gi = i;
 	mg = &r->gbs[p.gi];
 	p.nps = mg->nstreams;
+	p.seq0 = r->first_seq;
+	p.nrows = r->count;
+	p.nbuckets = (size_t)((p.nrows >> BUCKET_SHIFT) + 1);
+	p.loaded = (size_t)-1;
 	p.wk = calloc(nw, sizeof(*p.wk));
 	p.tid = calloc(nw, sizeof(*p.tid));
 	p.ps = calloc(p.nps, sizeof(*p.ps));
-	if (!p.wk || !p.tid || !p.ps) {
+	p.bdone = calloc(p.nbuckets, sizeof(*p.bdone));
+	p.text = calloc(nw, sizeof(*p.text));
+	p.dctx = ZSTD_createDCtx();
+	if (!p.wk || !p.tid || !p.ps || !p.bdone || !p.text || !p.dctx) {
 		feat_error_nomem(err);
 		goto out;
 	}
@@ -1424,6 +1531,11 @@ out:
 		for (k = 0; k < RING; k++)
 			feat_buf_release(&p.ps[i].ring[k].buf);
 	}
+	for (i = 0; p.text && i < nw; i++)
+		feat_buf_release(&p.text[i]);
+	free(p.text);
+	free(p.bdone);
+	ZSTD_freeDCtx(p.dctx);
 	free(p.wk);
 	free(p.tid);
 	free(p.ps);
