@@ -99,6 +99,8 @@ struct jrun {
 	/* slots */
 	struct slot *slots;
 	uint64_t *a_off;		/* per slot: its left text, then values, in A */
+	unsigned char *wtag;		/* per slot, with nw workers: its key's */
+	size_t nw;			/* the workers the join will have (0: none) */
 	size_t front, count, cap;	/* slot seq front .. front + count */
 	uint64_t first_seq;		/* seq of slots[front] */
 	struct qref *heap;		/* pending queries by (T, seq) */
@@ -330,21 +332,27 @@ static int grow_slots(struct jrun *r)
 	size_t cap = r->cap ? r->cap * 2 : 1024, i;
 	struct slot *s = malloc(cap * sizeof(*s));
 	uint64_t *o = malloc(cap * sizeof(*o));
+	unsigned char *t = r->nw ? malloc(cap) : NULL;
 	struct qref *h;
 
-	if (!s || !o) {
+	if (!s || !o || (r->nw && !t)) {
 		free(s);
 		free(o);
+		free(t);
 		return -1;
 	}
 	for (i = 0; i < r->count; i++) {
 		s[i] = r->slots[(r->front + i) % r->cap];
 		o[i] = r->a_off[(r->front + i) % r->cap];
+		if (t)
+			t[i] = r->wtag[(r->front + i) % r->cap];
 	}
 	free(r->slots);
 	free(r->a_off);
+	free(r->wtag);
 	r->slots = s;
 	r->a_off = o;
+	r->wtag = t;
 	r->front = 0;
 	h = realloc(r->heap, cap * sizeof(*h));
 	if (!h)
@@ -402,6 +410,7 @@ static int map_fields(struct jrun *r, struct feat_error *err)
 
 static void left_text(struct jrun *r, const struct feat_csv_row *row,
 		      struct feat_buf *a);
+static long worker_of(struct jrun *r, const struct feat_value *vals);
 
 static int on_left(void *ctx, const struct feat_csv_row *row,
 		   struct feat_error *err)
@@ -462,6 +471,13 @@ static int on_left(void *ctx, const struct feat_csv_row *row,
 	}
 	if (!a->ptr || (r->reread && !r->text.ptr))
 		return feat_error_nomem(err);
+	if (r->nw) {
+		long w = worker_of(r, row->vals);
+
+		if (w < 0)
+			return feat_error_nomem(err);
+		r->wtag[(r->front + r->count) % r->cap] = (unsigned char)w;
+	}
 	heap_push(r, T, r->first_seq + r->count);
 	r->count++;
 	return 0;
@@ -732,6 +748,25 @@ struct abucket {
 	uint64_t zraw;			/* the bytes they hold */
 	struct feat_buf raw;		/* the block being filled */
 };
+
+/* The worker of a left row's key (its values as read); null keys match
+ * nothing, and go to worker 0. -1 when out of memory. */
+static long worker_of(struct jrun *r, const struct feat_value *vals)
+{
+	const struct feat_part *pt = &r->j->parts[0];
+	const struct feat_group_by *g = &r->plan->group_bys[pt->group_by];
+	size_t k;
+
+	feat_buf_reset(&r->key);
+	for (k = 0; k < g->nkeys; k++) {
+		if (vals[pt->left_keys[k]].type == FEAT_NULL)
+			return 0;
+		feat_tile_put_value(&r->key, &vals[pt->left_keys[k]]);
+	}
+	if (!r->key.ptr && g->nkeys)
+		return -1;
+	return part_of_hash(feat_hash_bytes(r->key.ptr, r->key.len), r->nw);
+}
 
 /* Appends an answer's text to its row's bucket; *off is where it will be
  * once the bucket is decompressed. 0 or -1 (out of memory). */
@@ -1178,7 +1213,7 @@ static void *work(void *arg)
 	return NULL;
 }
 
-/* The number of workers for a join: 0 for none. */
+/* The number of workers for a join, should it have rows: 0 for none. */
 static size_t workers_for(const struct jrun *r, unsigned threads)
 {
 	long n = threads ? (long)threads : sysconf(_SC_NPROCESSORS_ONLN);
@@ -1187,7 +1222,7 @@ static size_t workers_for(const struct jrun *r, unsigned threads)
 		n = 4;
 	if (n > MAX_WORKERS)
 		n = MAX_WORKERS;
-	if (n < 2 || r->j->nparts != 1 || r->j->left.lateness >= 0 || !r->nheap)
+	if (n < 2 || r->j->nparts != 1 || r->j->left.lateness >= 0)
 		return 0;
 	return (size_t)n;
 }
@@ -1297,64 +1332,32 @@ static int init_worker(struct jrun *r, struct jpar *p, size_t w,
  * reread, A go. 0 or -1. */
 static int deal_queries(struct jrun *r, struct jpar *p, struct feat_error *err)
 {
-	const struct feat_part *pt = &r->j->parts[0];
-	const struct feat_group_by *g = &r->plan->group_bys[pt->group_by];
-	size_t h, i, k, w, nleft = r->j->left.ncols, n[MAX_WORKERS] = { 0 };
-	size_t vbytes[MAX_WORKERS] = { 0 };
-	const unsigned char *end = (const unsigned char *)r->a.ptr + r->a.len;
-	unsigned char *wof = malloc(r->nheap);
-	uint32_t *vlen = malloc(r->nheap * sizeof(*vlen));
-	int rc = -1;
+	size_t h, w, n[MAX_WORKERS] = { 0 }, vbytes[MAX_WORKERS] = { 0 };
 
-	if (!wof || !vlen) {
-		feat_error_nomem(err);
-		goto out;
-	}
-	for (h = 0; h < r->nheap; h++) {
-		size_t si = slot_index(r, r->heap[h].seq);
-		const unsigned char *p0 = (const unsigned char *)r->a.ptr +
-					  r->a_off[si] + held_len(r, &r->slots[si]);
-		const unsigned char *q = p0;
-		int null_key = 0;
+	/* A is in seq order: a row's values end where the next row begins */
+	for (h = 0; h < r->count; h++) {
+		size_t si = (r->front + h) % r->cap;
+		uint64_t end = h + 1 < r->count ? r->a_off[(si + 1) % r->cap] : r->a.len;
 
-		for (i = 0; i < nleft; i++)
-			if (feat_tile_get_value(&q, end, &r->drow[i]) < 0) {
-				feat_error_set(err, NULL, 0, 0, "internal error: bad left row");
-				goto out;
-			}
-		feat_buf_reset(&r->key);
-		for (k = 0; k < g->nkeys; k++) {
-			if (r->drow[pt->left_keys[k]].type == FEAT_NULL)
-				null_key = 1;
-			feat_tile_put_value(&r->key, &r->drow[pt->left_keys[k]]);
-		}
-		if (!r->key.ptr && g->nkeys) {
-			feat_error_nomem(err);
-			goto out;
-		}
-		/* a null key matches nothing: any worker answers it */
-		w = null_key ? 0 : (size_t)part_of_hash(feat_hash_bytes(r->key.ptr, r->key.len), p->nw);
-		wof[h] = (unsigned char)w;
-		vlen[h] = (uint32_t)(q - p0);
-		n[w]++;
-		vbytes[w] += vlen[h];
+		n[r->wtag[si]]++;
+		vbytes[r->wtag[si]] += end - r->a_off[si] - held_len(r, &r->slots[si]);
 	}
 	for (w = 0; w < p->nw; w++) {
 		struct jrun *wk = &p->wk[w];
 
 		wk->heap = malloc((n[w] ? n[w] : 1) * sizeof(*wk->heap));
-		if (!wk->heap || feat_buf_grow(&wk->v, vbytes[w] + 1) < 0) {
-			feat_error_nomem(err);
-			goto out;
-		}
+		if (!wk->heap || feat_buf_grow(&wk->v, vbytes[w] + 1) < 0)
+			return feat_error_nomem(err);
 	}
 	for (h = 0; h < r->nheap; h++) {
+		uint64_t d = r->heap[h].seq - r->first_seq;
 		size_t si = slot_index(r, r->heap[h].seq);
-		struct jrun *wk = &p->wk[wof[h]];
+		uint64_t at = r->a_off[si] + held_len(r, &r->slots[si]);
+		uint64_t end = d + 1 < r->count ? r->a_off[(si + 1) % r->cap] : r->a.len;
+		struct jrun *wk = &p->wk[r->wtag[si]];
 
 		wk->heap[wk->nheap++] = r->heap[h];
-		feat_buf_add(&wk->v, r->a.ptr + r->a_off[si] +
-				     held_len(r, &r->slots[si]), vlen[h]);
+		feat_buf_add(&wk->v, r->a.ptr + at, (size_t)(end - at));
 	}
 	free(r->heap);
 	r->heap = NULL;
@@ -1364,11 +1367,7 @@ static int deal_queries(struct jrun *r, struct jpar *p, struct feat_error *err)
 		free(r->a_off);
 		r->a_off = NULL;
 	}
-	rc = 0;
-out:
-	free(wof);
-	free(vlen);
-	return rc;
+	return 0;
 }
 
 /* Reads the next block of stream i into its ring, the lock not held. */
@@ -1550,7 +1549,7 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 		  struct feat_error *err)
 {
 	struct jrun r;
-	size_t i, k, nw;
+	size_t i, k;
 	int ret = -1, in_open = 0;
 
 	memset(&r, 0, sizeof(r));
@@ -1599,6 +1598,7 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 		goto out;
 	in_open = 1;
 	r.origin = lseek(r.in.fd, 0, SEEK_CUR);
+	r.nw = workers_for(&r, threads);
 	r.reread = r.j->left.lateness < 0 && r.origin >= 0 &&
 		   fstat(r.in.fd, &r.left_st) == 0 && S_ISREG(r.left_st.st_mode);
 	r.csv = feat_rows_new(&r.j->left, r.in.name, on_left, &r);
@@ -1638,9 +1638,8 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 			}
 			r.sorted = 1;
 			r.hpos = 0;
-			nw = workers_for(&r, threads);
-			if (nw) {
-				if (run_workers(&r, nw, err) < 0)
+			if (r.nw && r.nheap) {
+				if (run_workers(&r, r.nw, err) < 0)
 					goto out;
 				continue;
 			}
@@ -1717,6 +1716,7 @@ out:
 	free(r.keep_col);
 	free(r.slots);
 	free(r.a_off);
+	free(r.wtag);
 	free(r.heap);
 	feat_buf_release(&r.v);
 	feat_buf_release(&r.a);
