@@ -133,6 +133,7 @@ struct jrun {
 	int status;			/* a worker's: 0 running, 1 done, -1
 					 * failed, -2 stopped (under the lock) */
 	int stopped;			/* a worker's: it saw the stop */
+	struct qref fail;		/* a worker's failing query (status -1) */
 	struct feat_error werr;
 	struct feat_join_stats wstats;
 	struct feat_expr **derive;	/* j->derive, or a worker's clones */
@@ -704,6 +705,8 @@ struct jpar {
 	pthread_cond_t work;		/* workers wait for blocks */
 	pthread_cond_t main;		/* the main thread waits for room */
 	int stop;
+	int failing;			/* a worker failed, at fail */
+	struct qref fail;		/* the earliest failing query */
 	uint64_t news;			/* counts the signals to main */
 	size_t nw, running;
 	struct jrun *wk;
@@ -1166,12 +1169,28 @@ static int open_tiles(struct jrun *r, const char *const *tiles, size_t ntiles,
 	return 0;
 }
 
+/* 1 when a worker has failed at a query before (T, seq): rows after it
+ * need no answer, as one thread would have stopped there. */
+static int past_failure(struct jpar *p, int64_t T, uint64_t seq)
+{
+	struct qref q = { T, seq };
+	int past;
+
+	if (!__atomic_load_n(&p->failing, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	past = heap_less(&p->fail, &q);
+	pthread_mutex_unlock(&p->mu);
+	return past;
+}
+
 static void *work(void *arg)
 {
 	struct jrun *r = arg;
 	struct jpar *p = r->par;
 	struct gbrun *gr = &r->gbs[p->gi];
 	struct feat_error *err = &r->werr;
+	struct qref at = { INT64_MAX, UINT64_MAX };	/* the failing query */
 	int rc = 0;
 	size_t i;
 
@@ -1179,31 +1198,41 @@ static void *work(void *arg)
 		uint64_t q = r->heap[r->hpos].seq;
 		int64_t T = r->heap[r->hpos].T;
 
-		if (!(r->hpos & 4095) && __atomic_load_n(&p->stop, __ATOMIC_RELAXED)) {
+		if ((!(r->hpos & 4095) && __atomic_load_n(&p->stop, __ATOMIC_RELAXED)) ||
+		    past_failure(p, T, q)) {
 			r->stopped = 1;
 			rc = -1;
 			break;
 		}
 		prefetch_queries(r);
 		if (advance(r, p->gi, T, err) < 0 || answer(r, q, T, err) < 0) {
+			at.T = T;
+			at.seq = q;
 			rc = -1;
 			break;
 		}
 		release_answered(r);
 	}
+	/* worker 0 reads the streams to their end, as one thread does once
+	 * every row is answered */
 	for (i = 0; !rc && r->w == 0 && i < gr->nstreams; i++) {
 		struct feat_tilein *t = gr->streams[i];
 
-		while (!rc && !t->done) {
+		while (!rc && !t->done && !past_failure(p, INT64_MAX, UINT64_MAX)) {
 			rc = wpeek(r, gr, i, err);
 			feat_tilein_pop(t);
 		}
 	}
 	pthread_mutex_lock(&p->mu);
 	if (rc < 0 && !r->stopped) {
+		/* the others go on to this query, so that the error reported
+		 * is the one the earliest query meets, as with one thread */
 		r->status = -1;
-		p->stop = 1;
-		pthread_cond_broadcast(&p->work);
+		r->fail = at;
+		if (!p->failing || heap_less(&at, &p->fail)) {
+			p->fail = at;
+			__atomic_store_n(&p->failing, 1, __ATOMIC_RELEASE);
+		}
 	} else {
 		r->status = rc < 0 ? -2 : 1;
 	}
@@ -1508,11 +1537,15 @@ static int run_workers(struct jrun *r, size_t nw, struct feat_error *err)
 	rc = feed_workers(r, &p, err) < 0 || started < nw ? -1 : 0;
 	for (i = 0; i < started; i++)
 		pthread_join(p.tid[i], NULL);
-	for (i = 0; rc == 0 && i < nw; i++)
-		if (p.wk[i].status == -1) {
-			*err = p.wk[i].werr;
-			rc = -1;
-		}
+	if (rc == 0 && p.failing) {
+		/* the error of the earliest failing query */
+		for (i = 0; i < nw; i++)
+			if (p.wk[i].status == -1 && !heap_less(&p.fail, &p.wk[i].fail) &&
+			    !heap_less(&p.wk[i].fail, &p.fail))
+				break;
+		*err = p.wk[i].werr;
+		rc = -1;
+	}
 	for (i = 0; i < nw; i++)
 		if (p.wk[i].wstats.events > r->stats->events)
 			r->stats->events = p.wk[i].wstats.events;
