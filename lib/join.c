@@ -101,7 +101,8 @@ struct jrun {
 	uint64_t *a_off;		/* per slot: its left text, then values, in A */
 	unsigned char *wtag;		/* per slot, with nw workers: its key's */
 	size_t nw;			/* the workers the join will have (0: none) */
-	size_t front, count, cap;	/* slot seq front .. front + count */
+	size_t front, count, cap;	/* slot seq front .. front + count;
+					 * cap a power of two */
 	uint64_t first_seq;		/* seq of slots[front] */
 	struct qref *heap;		/* pending queries by (T, seq) */
 	size_t nheap, heap_cap;
@@ -145,7 +146,7 @@ struct jrun {
 
 static size_t slot_index(const struct jrun *r, uint64_t seq)
 {
-	return (r->front + (seq - r->first_seq)) % r->cap;
+	return (r->front + (seq - r->first_seq)) & (r->cap - 1);
 }
 
 static struct slot *slot_at(struct jrun *r, uint64_t seq)
@@ -343,10 +344,10 @@ static int grow_slots(struct jrun *r)
 		return -1;
 	}
 	for (i = 0; i < r->count; i++) {
-		s[i] = r->slots[(r->front + i) % r->cap];
-		o[i] = r->a_off[(r->front + i) % r->cap];
+		s[i] = r->slots[(r->front + i) & (r->cap - 1)];
+		o[i] = r->a_off[(r->front + i) & (r->cap - 1)];
 		if (t)
-			t[i] = r->wtag[(r->front + i) % r->cap];
+			t[i] = r->wtag[(r->front + i) & (r->cap - 1)];
 	}
 	free(r->slots);
 	free(r->a_off);
@@ -446,9 +447,9 @@ static int on_left(void *ctx, const struct feat_csv_row *row,
 	}
 	if (r->count == r->cap && grow_slots(r) < 0)
 		return feat_error_nomem(err);
-	s = &r->slots[(r->front + r->count) % r->cap];
+	s = &r->slots[(r->front + r->count) & (r->cap - 1)];
 	memset(s, 0, sizeof(*s));
-	r->a_off[(r->front + r->count) % r->cap] = a->len;
+	r->a_off[(r->front + r->count) & (r->cap - 1)] = a->len;
 	if (r->reread) {
 		feat_buf_reset(&r->text);
 		left_text(r, row, &r->text);
@@ -458,7 +459,7 @@ static int on_left(void *ctx, const struct feat_csv_row *row,
 					      "left row is longer than 4 GiB");
 	} else {
 		left_text(r, row, a);
-		size_t a_off = r->a_off[(r->front + r->count) % r->cap];
+		size_t a_off = r->a_off[(r->front + r->count) & (r->cap - 1)];
 
 		if (a->len - a_off > UINT32_MAX)
 			return feat_error_set(err, r->in.name, row->line, 0,
@@ -477,7 +478,7 @@ static int on_left(void *ctx, const struct feat_csv_row *row,
 
 		if (w < 0)
 			return feat_error_nomem(err);
-		r->wtag[(r->front + r->count) % r->cap] = (unsigned char)w;
+		r->wtag[(r->front + r->count) & (r->cap - 1)] = (unsigned char)w;
 	}
 	heap_push(r, T, r->first_seq + r->count);
 	r->count++;
@@ -596,7 +597,7 @@ static void compact(struct jrun *r)
 		memmove(r->a.ptr, r->a.ptr + d, r->a.len - d);
 		r->a.len -= d;
 		for (i = 0; i < r->count; i++)
-			r->a_off[(r->front + i) % r->cap] -= d;
+			r->a_off[(r->front + i) & (r->cap - 1)] -= d;
 	} else if (!r->count) {
 		feat_buf_reset(&r->a);
 	}
@@ -616,7 +617,7 @@ static void compact(struct jrun *r)
 		if (feat_buf_grow(&fresh, r->b_live) < 0)
 			return;		/* keep the old arena; try later */
 		for (i = 0; i < r->count; i++) {
-			struct slot *s = &r->slots[(r->front + i) % r->cap];
+			struct slot *s = &r->slots[(r->front + i) & (r->cap - 1)];
 
 			if (!s->b_len)
 				continue;
@@ -654,7 +655,7 @@ static int emit_ready(struct jrun *r, struct feat_error *err)
 			return -1;
 		if (!r->par)
 			r->b_live -= s->b_len;
-		r->front = (r->front + 1) % r->cap;
+		r->front = (r->front + 1) & (r->cap - 1);
 		r->count--;
 		r->first_seq++;
 	}
@@ -1365,8 +1366,8 @@ static int deal_queries(struct jrun *r, struct jpar *p, struct feat_error *err)
 
 	/* A is in seq order: a row's values end where the next row begins */
 	for (h = 0; h < r->count; h++) {
-		size_t si = (r->front + h) % r->cap;
-		uint64_t end = h + 1 < r->count ? r->a_off[(si + 1) % r->cap] : r->a.len;
+		size_t si = (r->front + h) & (r->cap - 1);
+		uint64_t end = h + 1 < r->count ? r->a_off[(si + 1) & (r->cap - 1)] : r->a.len;
 
 		n[r->wtag[si]]++;
 		vbytes[r->wtag[si]] += end - r->a_off[si] - held_len(r, &r->slots[si]);
@@ -1380,9 +1381,19 @@ static int deal_queries(struct jrun *r, struct jpar *p, struct feat_error *err)
 	}
 	for (h = 0; h < r->nheap; h++) {
 		uint64_t d = r->heap[h].seq - r->first_seq;
+
+		if (h + 8 < r->nheap) {
+			size_t ahead = slot_index(r, r->heap[h + 8].seq);
+
+			__builtin_prefetch(&r->a_off[ahead]);
+			__builtin_prefetch(&r->wtag[ahead]);
+			__builtin_prefetch(&r->slots[ahead]);
+			if (h + 4 < r->nheap)
+				__builtin_prefetch(r->a.ptr + r->a_off[slot_index(r, r->heap[h + 4].seq)]);
+		}
 		size_t si = slot_index(r, r->heap[h].seq);
 		uint64_t at = r->a_off[si] + held_len(r, &r->slots[si]);
-		uint64_t end = d + 1 < r->count ? r->a_off[(si + 1) % r->cap] : r->a.len;
+		uint64_t end = d + 1 < r->count ? r->a_off[(si + 1) & (r->cap - 1)] : r->a.len;
 		struct jrun *wk = &p->wk[r->wtag[si]];
 
 		wk->heap[wk->nheap++] = r->heap[h];

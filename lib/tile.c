@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zstd.h>
 
 #include "error.h"
@@ -36,7 +37,13 @@ enum { TAG_NULL, TAG_FALSE, TAG_TRUE, TAG_INT, TAG_DOUBLE, TAG_STRING,
        TAG_TIMESTAMP, TAG_VECTOR, TAG_STRLIST, TAG_MAP };
 
 #define BLOCK_HEADER 20
+/*
+ * zstd levels (bench/README.md has the measurements): 1 for a file, which
+ * is kept; for a pipe, whose reader takes the blocks at once, -50, which
+ * costs a third of level 1's CPU time for about twice the bytes.
+ */
 #define ZSTD_LEVEL 1
+#define ZSTD_LEVEL_PIPE (-50)
 
 static void put16(unsigned char *p, unsigned v)
 {
@@ -314,6 +321,7 @@ int feat_tile_writer_init_res(struct feat_tile_writer *w,
 	const char *gname = plan->group_bys[gb].name;
 	const char *sname = plan->sources[plan->group_bys[gb].source].name;
 	unsigned char fixed[24];
+	struct stat st;
 	int ret = -1;
 
 	memset(w, 0, sizeof(*w));
@@ -323,7 +331,9 @@ int feat_tile_writer_init_res(struct feat_tile_writer *w,
 		return feat_error_nomem(err);
 	if (ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel,
-						ZSTD_LEVEL)))
+						fstat(out->fd, &st) == 0 &&
+						S_ISFIFO(st.st_mode) ?
+						ZSTD_LEVEL_PIPE : ZSTD_LEVEL)))
 		return feat_error_set(err, NULL, 0, 0, "cannot set up zstd");
 	memcpy(fixed, magic, 8);
 	put16(fixed + 8, FEAT_TILE_VERSION);
