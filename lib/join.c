@@ -886,14 +886,12 @@ static int wpeek(struct jrun *r, struct gbrun *gr, size_t i,
 
 	while (!t->have && !t->done) {
 		const struct pblock *b;
-		int got = feat_tile_reader_next(&t->rd, &t->rec, err);
+		int got = feat_tilein_next(t, err);
 
 		if (got < 0)
 			return -1;
-		if (got > 0) {
-			t->have = 1;
+		if (got > 0)
 			break;
-		}
 		pthread_mutex_lock(&p->mu);
 		if (r->hold[i]) {
 			r->hold[i] = 0;
@@ -1257,7 +1255,7 @@ static size_t workers_for(const struct jrun *r, unsigned threads)
 	return (size_t)n;
 }
 
-static void free_worker(const struct feat_plan *plan, struct jrun *w, size_t gi)
+static void free_worker(struct jrun *w, size_t gi)
 {
 	struct gbrun *gr = w->gbs ? &w->gbs[gi] : NULL;
 	size_t i;
@@ -1291,7 +1289,6 @@ static void free_worker(const struct feat_plan *plan, struct jrun *w, size_t gi)
 	for (i = 0; w->derive && i < w->j->nderive; i++)
 		feat_expr_free(w->derive[i]);
 	free(w->derive);
-	(void)plan;
 }
 
 /* Worker w as a copy of r with state, streams, scratch and queries of
@@ -1567,7 +1564,7 @@ static int run_workers(struct jrun *r, size_t nw, struct feat_error *err)
 	pthread_mutex_destroy(&p.mu);
 out:
 	for (i = 0; p.wk && i < nw; i++)
-		free_worker(r->plan, &p.wk[i], p.gi);
+		free_worker(&p.wk[i], p.gi);
 	for (i = 0; p.ps && i < p.nps; i++) {
 		size_t k;
 

@@ -39,32 +39,34 @@ static int fill(struct feat_tilein *t, feat_flush_fn flush, void *ctx,
 	return 0;
 }
 
+/* After the end block: nothing may follow it. 0 or -1. */
+static int at_end(struct feat_tilein *t, struct feat_error *err)
+{
+	if (!t->in.eof) {
+		ssize_t n = feat_input_read(&t->in, err);
+
+		if (n < 0)
+			return -1;
+		if (n > 0)
+			return feat_error_set(err, t->in.name, 0, 0,
+					      "bytes after the end of the tile stream");
+	}
+	t->done = 1;
+	return 0;
+}
+
 int feat_tilein_peek(struct feat_tilein *t, feat_flush_fn flush, void *ctx,
 		     struct feat_error *err)
 {
 	while (!t->have && !t->done) {
-		ssize_t n;
-		int got = feat_tile_reader_next(&t->rd, &t->rec, err);
+		int got = feat_tilein_next(t, err);
 
 		if (got < 0)
 			return -1;
-		if (got > 0) {
-			t->have = 1;
+		if (got > 0)
 			break;
-		}
-		if (feat_tile_reader_done(&t->rd)) {
-			/* Nothing may follow the end block. */
-			if (!t->in.eof) {
-				n = feat_input_read(&t->in, err);
-				if (n < 0)
-					return -1;
-				if (n > 0)
-					return feat_error_set(err, t->in.name, 0, 0,
-							      "bytes after the end of the tile stream");
-			}
-			t->done = 1;
-			break;
-		}
+		if (feat_tile_reader_done(&t->rd))
+			return at_end(t, err);
 		if (fill(t, flush, ctx, err) < 0)
 			return -1;
 	}
@@ -92,20 +94,8 @@ int feat_tilein_block(struct feat_tilein *t, struct feat_buf *blk,
 
 		if (got < 0)
 			return -1;
-		if (got == 2) {
-			/* Nothing may follow the end block. */
-			if (!t->in.eof) {
-				ssize_t n = feat_input_read(&t->in, err);
-
-				if (n < 0)
-					return -1;
-				if (n > 0)
-					return feat_error_set(err, t->in.name, 0, 0,
-							      "bytes after the end of the tile stream");
-			}
-			t->done = 1;
-			return 0;
-		}
+		if (got == 2)
+			return at_end(t, err);
 		if (got == 1)
 			return 1;
 		if (fill(t, flush, ctx, err) < 0)

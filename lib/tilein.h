@@ -34,6 +34,18 @@ int feat_tilein_open(struct feat_tilein *t, const char *path,
 int feat_tilein_peek(struct feat_tilein *t, feat_flush_fn flush, void *ctx,
 		     struct feat_error *err);
 
+/* Pulls the next record the reader has decoded into t->rec (t->have =
+ * 1): 1, or 0 when it needs more (bytes, or a block), -1 with err set. */
+static inline int feat_tilein_next(struct feat_tilein *t,
+				   struct feat_error *err)
+{
+	int got = feat_tile_reader_next(&t->rd, &t->rec, err);
+
+	if (got > 0)
+		t->have = 1;
+	return got;
+}
+
 /* Reads the stream's header (so that t->rd.group_by is known). 0 or -1. */
 int feat_tilein_header(struct feat_tilein *t, struct feat_error *err);
 
