@@ -46,7 +46,6 @@
 
 #define NEED(op) (1u << (op))
 #define SUMS (NEED(FEAT_OP_SUM) | NEED(FEAT_OP_AVG))
-#define FRAC_MASK ((UINT64_C(1) << 52) - 1)
 
 /* A monotonic queue of seqs (their low 32 bits: the ring is shorter than
  * 2^32); its storage is queue q of its stat's queue block (struct wstat:
@@ -106,18 +105,21 @@ struct pend {
 };
 
 /*
- * The buckets of one hop H for one key: bucket i holds the states of the
- * hop's features over the events in [i*H, (i+1)*H). A ring of at most
- * (longest window / H + 2) buckets, allocated as the key needs them; a
- * bucket leaving the ring keeps its memory for the next one.
+ * The buckets of one hop H for one key: the bucket of index i holds the
+ * states of the hop's features over the events in [i*H, (i+1)*H). Only
+ * buckets with events are kept, oldest first, each with its index: a
+ * ring of at most (longest window / H + 2) of them, however many hops a
+ * window spans, allocated as the key needs them. A bucket leaving the
+ * ring keeps its memory for the next one.
  */
 struct hopring {
-	int64_t first;			/* bucket index of the oldest kept */
-	size_t n;			/* buckets kept */
-	size_t head;			/* ring position of the oldest */
-	size_t cap;
-	struct feat_astate *b;		/* [cap * nfeat] */
-	unsigned char *ready;		/* per position: states initialised */
+	uint32_t n;			/* buckets kept */
+	uint32_t head;			/* ring position of the oldest */
+	uint32_t cap;			/* positions: 0 or a power of two */
+	struct feat_astate *b;		/* [cap * nfeat], then int64_t idx[cap]
+					 * (each position's bucket index), then
+					 * unsigned char ready[cap] (states
+					 * initialised) */
 };
 
 /* One allocation of st->key_size bytes: this header, then the arrays its
@@ -305,76 +307,16 @@ static double as_d(uint64_t w)
 	return d;
 }
 
-/*
- * d as a whole number of 2^-64 units, when it is one and below 2^62 in
- * magnitude (so below 2^126 units). Returns 1 and sets *x, or 0.
- */
-static inline int fix_of(double d, feat_i128 *x)
-{
-	uint64_t bits, mant;
-	feat_i128 v;
-	int e, sh;
-
-	memcpy(&bits, &d, 8);
-	e = (int)(bits >> 52 & 0x7ff);
-	mant = bits & FRAC_MASK;
-	if (!e) {
-		if (mant)
-			return 0;
-		*x = 0;
-		return 1;
-	}
-	mant |= UINT64_C(1) << 52;
-	/* d = mant * 2^(e - 1075) = mant * 2^sh units */
-	sh = e - 1075 + 64;
-	if (sh >= 0) {
-		if (sh > 126 - 53)
-			return 0;
-		v = (feat_i128)mant << sh;
-	} else {
-		if (sh < -52 || (mant & ((UINT64_C(1) << -sh) - 1)))
-			return 0;
-		v = (feat_i128)(mant >> -sh);
-	}
-	*x = bits >> 63 ? -v : v;
-	return 1;
-}
-
-/* The fixed-point sum x, correctly rounded: the conversion from 128 bits
- * rounds to nearest, ties to even, and scaling by 2^-64 is exact (x is a
- * whole number of units, far above the subnormal range). */
-static inline double fix_round(feat_i128 x)
-{
-	return (double)x * 0x1p-64;
-}
-
-/* Moves the fixed-point sum *x into a new exact accumulator, in three
- * pieces of at most 52 bits, each an exact double. NULL: out of memory. */
+/* Moves the fixed-point sum *x into a new exact accumulator. NULL: out
+ * of memory. */
 static struct feat_accum *fix_widen(feat_i128 *x)
 {
 	struct feat_accum *a = malloc(sizeof(*a));
-	unsigned __int128 u;
-	int neg = *x < 0;
 
 	if (!a)
 		return NULL;
 	feat_accum_init(a);
-	u = neg ? -(unsigned __int128)*x : (unsigned __int128)*x;
-	{
-		double lo = (double)(uint64_t)(u & FRAC_MASK) * 0x1p-64;
-		double mid = (double)(uint64_t)(u >> 52 & FRAC_MASK) * 0x1p-12;
-		double hi = (double)(uint64_t)(u >> 104) * 0x1p40;
-
-		if (neg) {
-			feat_accum_sub(a, lo);
-			feat_accum_sub(a, mid);
-			feat_accum_sub(a, hi);
-		} else {
-			feat_accum_add(a, lo);
-			feat_accum_add(a, mid);
-			feat_accum_add(a, hi);
-		}
-	}
+	feat_accum_add_fix(a, *x);
 	*x = 0;
 	return a;
 }
@@ -387,7 +329,7 @@ static inline int dsum_add(feat_i128 *x, struct feat_accum **acc, double d,
 	feat_i128 v, r;
 
 	if (!*acc) {
-		if (fix_of(d, &v) &&
+		if (feat_fix_of(d, &v) &&
 		    !(sign > 0 ? __builtin_add_overflow(*x, v, &r)
 			       : __builtin_sub_overflow(*x, v, &r))) {
 			*x = r;
@@ -406,7 +348,7 @@ static inline int dsum_add(feat_i128 *x, struct feat_accum **acc, double d,
 
 static double dsum_round(feat_i128 x, struct feat_accum *acc)
 {
-	return acc ? feat_accum_round(acc) : fix_round(x);
+	return acc ? feat_accum_round(acc) : feat_fix_round(x);
 }
 
 /* Words compare and read back as the aggregation states' do (aggop.c). */
@@ -653,17 +595,26 @@ static const struct feat_agg *hop_agg(const struct feat_state *st, size_t h,
 	return &st->g->aggs[st->g->features[f].agg];
 }
 
+static inline int64_t *hop_idx(const struct hopring *r, size_t nf)
+{
+	return (int64_t *)(r->b + (size_t)r->cap * nf);
+}
+
+static inline unsigned char *hop_ready(const struct hopring *r, size_t nf)
+{
+	return (unsigned char *)(hop_idx(r, nf) + r->cap);
+}
+
 static void hopring_free(const struct feat_state *st, size_t h,
 			 struct hopring *r)
 {
 	size_t p, j, nf = st->hop_nfeat[h];
 
 	for (p = 0; p < r->cap; p++)
-		if (r->ready[p])
+		if (hop_ready(r, nf)[p])
 			for (j = 0; j < nf; j++)
 				feat_aggop_release(hop_agg(st, h, j), &r->b[p * nf + j]);
 	free(r->b);
-	free(r->ready);
 }
 
 static void key_free(const struct feat_state *st, struct feat_state_key *k)
@@ -870,59 +821,47 @@ static int64_t bucket_of(int64_t ts, int64_t hop)
 	return ts >= 0 ? ts / hop : -((-(ts + 1)) / hop) - 1;
 }
 
-static struct feat_astate *bucket_at(const struct feat_state *st, size_t h,
-				     struct hopring *r, int64_t idx)
-{
-	size_t p = (r->head + (size_t)(idx - r->first)) % r->cap;
-
-	return &r->b[p * st->hop_nfeat[h]];
-}
-
 /* Makes room for bucket idx at the end of the ring and returns its
  * (empty) states, or NULL when out of memory. */
 static struct feat_astate *bucket_push(const struct feat_state *st, size_t h,
 				       struct hopring *r, int64_t idx)
 {
 	size_t nf = st->hop_nfeat[h], p, j;
+	unsigned char *ready;
 
 	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 4, q;
-		struct feat_astate *b = calloc(cap * nf, sizeof(*b));
-		unsigned char *ready = calloc(cap, 1);
+		struct hopring g = { .n = r->n, .cap = r->cap ? r->cap * 2 : 2 };
+		size_t q;
 
-		if (!b || !ready) {
-			free(b);
-			free(ready);
+		g.b = calloc(1, g.cap * (nf * sizeof(*g.b) + sizeof(int64_t) + 1));
+		if (!g.b)
 			return NULL;
-		}
-		/* Old slots move in ring order; their memory comes along. */
+		/* Old positions move in ring order; their memory comes
+		 * along. */
 		for (q = 0; q < r->cap; q++) {
-			size_t from = (r->head + q) % r->cap;
+			size_t from = (r->head + q) & (r->cap - 1);
 
-			memcpy(&b[q * nf], &r->b[from * nf], nf * sizeof(*b));
-			ready[q] = r->ready[from];
+			memcpy(&g.b[q * nf], &r->b[from * nf], nf * sizeof(*g.b));
+			hop_idx(&g, nf)[q] = hop_idx(r, nf)[from];
+			hop_ready(&g, nf)[q] = hop_ready(r, nf)[from];
 		}
 		free(r->b);
-		free(r->ready);
-		r->b = b;
-		r->ready = ready;
-		r->head = 0;
-		r->cap = cap;
+		*r = g;
 	}
-	if (!r->n)
-		r->first = idx;
-	p = (r->head + r->n) % r->cap;
+	p = (r->head + r->n) & (r->cap - 1);
+	ready = &hop_ready(r, nf)[p];
 	for (j = 0; j < nf; j++) {
 		const struct feat_agg *a = hop_agg(st, h, j);
 
-		if (!r->ready[p]) {
+		if (!*ready) {
 			if (feat_aggop_init(a, &r->b[p * nf + j]) < 0)
 				return NULL;
 		} else {
 			feat_aggop_reset(a, &r->b[p * nf + j]);
 		}
 	}
-	r->ready[p] = 1;
+	*ready = 1;
+	hop_idx(r, nf)[p] = idx;
 	r->n++;
 	return &r->b[p * nf];
 }
@@ -943,26 +882,28 @@ static int feed(struct feat_state *st, const struct feat_agg *a,
 static struct feat_astate *hop_bucket(const struct feat_state *st, size_t h,
 				      struct hopring *r, int64_t ts)
 {
+	size_t nf = st->hop_nfeat[h];
 	int64_t idx = bucket_of(ts, st->hops[h]);
 	int64_t keep = bucket_of(sub_sat(ts, st->hop_reach[h]), st->hops[h]);
+	int64_t *at;
+	size_t last;
 
+	if (!r->n)
+		return bucket_push(st, h, r, idx);
 	/* Buckets no later window can reach leave the ring. */
-	while (r->n && r->first < keep) {
-		r->head = (r->head + 1) % r->cap;
-		r->first++;
+	at = hop_idx(r, nf);
+	while (r->n && at[r->head] < keep) {
+		r->head = (r->head + 1) & (r->cap - 1);
 		r->n--;
 	}
-	if (r->n && r->first + (int64_t)r->n - 1 > idx)
+	if (!r->n)
+		return bucket_push(st, h, r, idx);
+	last = (r->head + r->n - 1) & (r->cap - 1);
+	if (at[last] > idx)
 		return NULL;	/* out of time order */
-	/* Empty buckets fill a gap up to this one: after the eviction
-	 * above, at most reach / hop + 1 of them. */
-	while (!r->n || r->first + (int64_t)r->n - 1 < idx) {
-		int64_t next = r->n ? r->first + (int64_t)r->n : idx;
-
-		if (!bucket_push(st, h, r, next))
-			return NULL;
-	}
-	return bucket_at(st, h, r, idx);
+	if (at[last] == idx)
+		return &r->b[last * nf];
+	return bucket_push(st, h, r, idx);
 }
 
 /* Adds the event (inputs in st->words, nulls in mask) to the features
@@ -1493,20 +1434,26 @@ static int eval_hop(struct feat_state *st, struct feat_state_key *k, size_t f,
 	const struct feat_agg *a = &st->g->aggs[st->g->features[f].agg];
 	const struct feat_feature *ft = &st->g->features[f];
 	struct feat_astate *s = &st->scratch[f];
-	size_t h;
-	struct hopring *r;
-	int64_t lo, idx;
+	size_t h, nf, i;
+	const struct hopring *r;
+	const int64_t *at;
+	int64_t lo;
 
 	for (h = 0; st->hops[h] != a->hops[ft->window]; h++)
 		;
 	r = &key_hr(st, k)[h];
+	nf = st->hop_nfeat[h];
+	at = r->n ? hop_idx(r, nf) : NULL;
 	lo = bucket_of(sub_sat(T, a->windows[ft->window]), st->hops[h]);
 	feat_aggop_reset(a, s);
-	for (idx = r->first > lo ? r->first : lo;
-	     idx < r->first + (int64_t)r->n; idx++)
-		if (feat_aggop_merge(a, &st->ctx, s,
-				     &bucket_at(st, h, r, idx)[st->fslot[f]]) < 0)
+	for (i = 0; i < r->n; i++) {
+		size_t p = (r->head + i) & (r->cap - 1);
+
+		if (at[p] >= lo &&
+		    feat_aggop_merge(a, &st->ctx, s,
+				     &r->b[p * nf + st->fslot[f]]) < 0)
 			return -1;
+	}
 	return feat_aggop_result(a, &st->ctx, s, v, json);
 }
 
