@@ -312,3 +312,50 @@ int feat_accum_decode(struct feat_accum *a, const unsigned char **p,
 	a->pending = 1;
 	return 0;
 }
+
+void feat_accum_add_fix(struct feat_accum *a, feat_i128 x)
+{
+	const uint64_t m = (UINT64_C(1) << 52) - 1;
+	unsigned __int128 u = x < 0 ? -(unsigned __int128)x : (unsigned __int128)x;
+	/* three pieces of at most 52 bits, each an exact double */
+	double lo = (double)(uint64_t)(u & m) * 0x1p-64;
+	double mid = (double)(uint64_t)(u >> 52 & m) * 0x1p-12;
+	double hi = (double)(uint64_t)(u >> 104) * 0x1p40;
+
+	if (x < 0) {
+		feat_accum_sub(a, lo);
+		feat_accum_sub(a, mid);
+		feat_accum_sub(a, hi);
+	} else {
+		feat_accum_add(a, lo);
+		feat_accum_add(a, mid);
+		feat_accum_add(a, hi);
+	}
+}
+
+int feat_accum_to_fix(struct feat_accum *a, feat_i128 *x)
+{
+	struct feat_accum t = *a;
+	feat_i128 sum = 0, v;
+	int i;
+
+	/*
+	 * Each rounding takes the leading 53 bits of what is left, and what
+	 * is left after it is at most half its last place: a value of 128
+	 * significant bits is gone after three.
+	 */
+	for (i = 0; i < 3; i++) {
+		double d = feat_accum_round(&t);
+
+		if (d == 0)
+			break;
+		if (!isfinite(d) || !feat_fix_of(d, &v) ||
+		    __builtin_add_overflow(sum, v, &sum))
+			return 0;
+		feat_accum_sub(&t, d);
+	}
+	if (!feat_accum_is_zero(&t))
+		return 0;
+	*x = sum;
+	return 1;
+}

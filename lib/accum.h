@@ -16,6 +16,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "value.h"
 
 #define FEAT_ACCUM_LIMBS 67
 
@@ -60,5 +63,64 @@ int feat_accum_encode(const struct feat_accum *a, struct feat_buf *b);
  * 0, or -1 when the bytes are not such an encoding. */
 int feat_accum_decode(struct feat_accum *a, const unsigned char **p,
 		      const unsigned char *end);
+
+/*
+ * The fixed point. Sums of everyday doubles fit in far less than an
+ * accumulator: a sum may be kept as a whole number of 2^-64 units in 128
+ * bits for as long as every value added is such a number and no partial
+ * sum overflows, and move into an accumulator, exactly, when one is not.
+ * Both hold the exact sum and round it correctly, so the result is the
+ * same bits either way.
+ */
+
+/*
+ * d as a whole number of 2^-64 units, when it is one and below 2^62 in
+ * magnitude (so below 2^126 units). Returns 1 and sets *x, or 0.
+ */
+static inline int feat_fix_of(double d, feat_i128 *x)
+{
+	uint64_t bits, mant;
+	feat_i128 v;
+	int e, sh;
+
+	memcpy(&bits, &d, 8);
+	e = (int)(bits >> 52 & 0x7ff);
+	mant = bits & ((UINT64_C(1) << 52) - 1);
+	if (!e) {
+		if (mant)
+			return 0;
+		*x = 0;
+		return 1;
+	}
+	mant |= UINT64_C(1) << 52;
+	/* d = mant * 2^(e - 1075) = mant * 2^sh units */
+	sh = e - 1075 + 64;
+	if (sh >= 0) {
+		if (sh > 126 - 53)
+			return 0;
+		v = (feat_i128)mant << sh;
+	} else {
+		if (sh < -52 || (mant & ((UINT64_C(1) << -sh) - 1)))
+			return 0;
+		v = (feat_i128)(mant >> -sh);
+	}
+	*x = bits >> 63 ? -v : v;
+	return 1;
+}
+
+/* The fixed-point sum x, correctly rounded: the conversion from 128 bits
+ * rounds to nearest, ties to even, and scaling by 2^-64 is exact (x is a
+ * whole number of units, far above the subnormal range). */
+static inline double feat_fix_round(feat_i128 x)
+{
+	return (double)x * 0x1p-64;
+}
+
+/* Adds the fixed-point value x (2^-64 units) exactly. */
+void feat_accum_add_fix(struct feat_accum *a, feat_i128 x);
+
+/* The value held as a fixed-point number, when it is one: returns 1 and
+ * sets *x, or 0. */
+int feat_accum_to_fix(struct feat_accum *a, feat_i128 *x);
 
 #endif

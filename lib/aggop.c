@@ -5,7 +5,9 @@
  * needs:
  *
  *   count                 n
- *   sum, avg              n, a:b (int sum, 128 bits) or s1 (exact)
+ *   sum, avg              n, a:b (int sum, 128 bits); of doubles a:b
+ *                         (fixed point, accum.h) until a value needs s1
+ *                         (exact), then s1 alone
  *   var, stddev           n, s1, s2 (exact sums of x and of x*x, the
  *                         square split exactly into two doubles by fma);
  *                         b: 1 when a square overflowed
@@ -17,8 +19,8 @@
  *   approx_unique_count   ext: HyperLogLog registers
  *   approx_percentile     ext: a DDSketch (logarithmic buckets of counts)
  *
- * Exact sums (s1, s2: 544 bytes each) are allocated at the first value, so
- * that the many empty states of sawtooth buckets cost nothing for them.
+ * Exact sums (s1, s2: 544 bytes each) are allocated at the first value
+ * that needs one, so that the many states of sawtooth buckets cost little.
  */
 #include <float.h>
 #include <math.h>
@@ -225,6 +227,13 @@ static int exact_sum(const struct feat_agg *a)
 	return uses_sum(a) &&
 	       (a->in_type == FEAT_DOUBLE || a->op == FEAT_OP_VAR ||
 		a->op == FEAT_OP_STDDEV);
+}
+
+/* A sum of doubles held in a:b as a fixed-point number while s1 is NULL. */
+static int fix_sum(const struct feat_agg *a)
+{
+	return a->in_type == FEAT_DOUBLE &&
+	       (a->op == FEAT_OP_SUM || a->op == FEAT_OP_AVG);
 }
 
 int feat_aggop_invertible(const struct feat_agg *a)
@@ -718,6 +727,57 @@ static void i128_add(struct feat_astate *s, feat_i128 v)
 	i128_set(s, i128_get(s) + v);
 }
 
+/* Moves the fixed-point sum of s into s1. Returns 0 or -1. */
+static int fix_widen(struct feat_astate *s)
+{
+	s->s1 = malloc(sizeof(*s->s1));
+	if (!s->s1)
+		return -1;
+	feat_accum_init(s->s1);
+	feat_accum_add_fix(s->s1, i128_get(s));
+	i128_set(s, 0);
+	return 0;
+}
+
+/* Adds d to the sum of doubles of s. Returns 0 or -1. */
+static int dsum_add(struct feat_astate *s, double d)
+{
+	feat_i128 v, r;
+
+	if (!s->s1) {
+		if (feat_fix_of(d, &v) &&
+		    !__builtin_add_overflow(i128_get(s), v, &r)) {
+			i128_set(s, r);
+			return 0;
+		}
+		if (fix_widen(s) < 0)
+			return -1;
+	}
+	feat_accum_add(s->s1, d);
+	return 0;
+}
+
+/* Adds the sum of doubles of src to that of dst. Returns 0 or -1. */
+static int dsum_merge(struct feat_astate *dst, const struct feat_astate *src)
+{
+	feat_i128 r;
+
+	if (!dst->s1) {
+		if (!src->s1 &&
+		    !__builtin_add_overflow(i128_get(dst), i128_get(src), &r)) {
+			i128_set(dst, r);
+			return 0;
+		}
+		if (fix_widen(dst) < 0)
+			return -1;
+	}
+	if (src->s1)
+		feat_accum_merge(dst->s1, src->s1);
+	else
+		feat_accum_add_fix(dst->s1, i128_get(src));
+	return 0;
+}
+
 int feat_aggop_add(const struct feat_agg *a, const struct feat_aggctx *ctx,
 		   struct feat_astate *s, uint64_t w, uint64_t bw)
 {
@@ -748,10 +808,8 @@ int feat_aggop_add(const struct feat_agg *a, const struct feat_aggctx *ctx,
 	case FEAT_OP_AVG:
 		if (!exact_sum(a))
 			i128_add(s, (int64_t)w);
-		else if (sums(a, s) < 0)
+		else if (dsum_add(s, word_d(w)) < 0)
 			return -1;
-		else
-			feat_accum_add(s->s1, word_d(w));
 		break;
 	case FEAT_OP_VAR:
 	case FEAT_OP_STDDEV: {
@@ -858,6 +916,11 @@ int feat_aggop_merge(const struct feat_agg *a, const struct feat_aggctx *ctx,
 	case FEAT_OP_STDDEV:
 		if (!exact_sum(a)) {
 			i128_add(dst, i128_get(src));
+			break;
+		}
+		if (fix_sum(a)) {
+			if (dsum_merge(dst, src) < 0)
+				return -1;
 			break;
 		}
 		if (sums(a, dst) < 0)
@@ -1215,13 +1278,13 @@ int feat_aggop_result(const struct feat_agg *a, const struct feat_aggctx *ctx,
 		if (exact_sum(a)) {
 			struct feat_accum tmp;
 
-			if (s->s1)
-				tmp = *s->s1;
-			else
-				feat_accum_init(&tmp);
-
 			out->type = FEAT_DOUBLE;
-			out->u.d = feat_accum_round(&tmp);
+			if (s->s1) {
+				tmp = *s->s1;
+				out->u.d = feat_accum_round(&tmp);
+			} else {
+				out->u.d = feat_fix_round(i128_get(s));
+			}
 			if (a->op == FEAT_OP_AVG)
 				out->u.d /= (double)s->n;
 		} else if (a->op == FEAT_OP_AVG) {
@@ -1501,6 +1564,14 @@ int feat_aggop_encode(const struct feat_agg *a, const struct feat_aggctx *ctx,
 		if (!exact_sum(a))
 			return feat_buf_add_svarint(b, (int64_t)s->a) < 0 ||
 			       feat_buf_add_varint(b, s->b) < 0 ? -1 : 0;
+		if (fix_sum(a) && !s->s1 && i128_get(s)) {
+			/* as the accumulator holding it would be */
+			struct feat_accum acc;
+
+			feat_accum_init(&acc);
+			feat_accum_add_fix(&acc, i128_get(s));
+			return feat_accum_encode(&acc, b);
+		}
 		/* A state that never saw a value has no sums: zero. */
 		if ((s->s1 ? feat_accum_encode(s->s1, b)
 			   : feat_buf_add_varint(b, 0)) < 0)
@@ -1669,6 +1740,24 @@ int feat_aggop_decode(const struct feat_agg *a, struct feat_keymap *strings,
 			    feat_get_varint(p, end, &s->b) < 0)
 				return -1;
 			s->a = (uint64_t)hi;
+			return 0;
+		}
+		if (fix_sum(a)) {
+			struct feat_accum acc;
+			feat_i128 x;
+
+			if (feat_accum_decode(&acc, p, end) < 0)
+				return -1;
+			if (feat_accum_to_fix(&acc, &x)) {
+				free(s->s1);
+				s->s1 = NULL;
+				i128_set(s, x);
+				return 0;
+			}
+			if (!s->s1 && !(s->s1 = malloc(sizeof(*s->s1))))
+				return -2;
+			*s->s1 = acc;
+			i128_set(s, 0);
 			return 0;
 		}
 		if (sums(a, s) < 0)

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "accum.h"
+#include "buf.h"
 
 /*
  * For loops of many iterations: Check's ck_assert_*() records every passing
@@ -573,6 +574,92 @@ START_TEST(test_round_keeps_value)
 }
 END_TEST
 
+/* A random 128-bit integer of at most nbits bits (below 2^127), either
+ * sign. */
+static feat_i128 rnd_i128(unsigned nbits)
+{
+	unsigned __int128 u = (unsigned __int128)rnd() << 64 | rnd();
+
+	u >>= 128 - nbits;
+	return rnd() & 1 ? -(feat_i128)u : (feat_i128)u;
+}
+
+static int same_bytes(const struct feat_accum *a, const struct feat_accum *b)
+{
+	struct feat_buf x = { 0 }, y = { 0 };
+	int r;
+
+	ck_assert(feat_accum_encode(a, &x) == 0 && feat_accum_encode(b, &y) == 0);
+	r = x.len == y.len && !memcmp(x.ptr, y.ptr, x.len);
+	feat_buf_release(&x);
+	feat_buf_release(&y);
+	return r;
+}
+
+/*
+ * The fixed point (2^-64 units in 128 bits) and the accumulator hold the
+ * same sums: a fixed-point value moves into an accumulator and back
+ * unchanged, both round it to the same double (ties included: low bits
+ * that are exactly half of the last place), and a double converts into
+ * the fixed point exactly when it is a whole number of units below 2^62.
+ */
+START_TEST(test_fixed_point)
+{
+	struct feat_accum a, b;
+	feat_i128 x, y;
+	double d;
+	int i;
+
+	for (i = 0; i < 300000; i++) {
+		x = rnd_i128(1 + (unsigned)(rnd() % 127));
+		if (i % 3 == 0) {
+			/* a tie: 53 bits, then a one and zeros */
+			unsigned sh = (unsigned)(rnd() % 70);
+			uint64_t m = rnd() >> 11 | UINT64_C(1) << 52;
+
+			x = (feat_i128)((unsigned __int128)(m << 1 | 1) << sh);
+			if (rnd() & 1)
+				x = -x;
+		}
+		feat_accum_init(&a);
+		feat_accum_add_fix(&a, x);
+		require(feat_accum_to_fix(&a, &y) || (x < 0 ? -x : x) >> 62 >> 64);
+		if ((x < 0 ? -x : x) >> 62 >> 64 == 0)
+			require(y == x);
+		require(same(feat_accum_round(&a), feat_fix_round(x)));
+	}
+	for (i = 0; i < 300000; i++) {
+		d = rnd_exp(1023 - 70, 1023 + 64);
+		feat_accum_init(&a);
+		feat_accum_add(&a, d);
+		if (feat_fix_of(d, &x)) {
+			require(fabs(d) < 0x1p62 && fmod(d * 0x1p64, 1) == 0);
+			feat_accum_init(&b);
+			feat_accum_add_fix(&b, x);
+			require(same_bytes(&a, &b));
+			require(feat_accum_to_fix(&a, &y) && y == x);
+		} else {
+			require(fabs(d) >= 0x1p62 || fmod(d * 0x1p64, 1) != 0);
+			require(!feat_accum_to_fix(&a, &y));
+		}
+	}
+	/* Not fixed-point numbers: below a unit, or a sum that needs more
+	 * than 128 bits. */
+	feat_accum_init(&a);
+	feat_accum_add(&a, 0x1p-65);
+	ck_assert(!feat_accum_to_fix(&a, &y));
+	feat_accum_add(&a, 1.0);
+	ck_assert(!feat_accum_to_fix(&a, &y));
+	feat_accum_add(&a, 0x1p-65);
+	ck_assert(feat_accum_to_fix(&a, &y) && y == ((feat_i128)1 << 64 | 1));
+	feat_accum_init(&a);
+	feat_accum_add(&a, 1e300);
+	ck_assert(!feat_accum_to_fix(&a, &y));
+	feat_accum_init(&a);
+	ck_assert(feat_accum_to_fix(&a, &y) && y == 0);
+}
+END_TEST
+
 static Suite *accum_suite(void)
 {
 	Suite *s = suite_create("accum");
@@ -593,6 +680,7 @@ static Suite *accum_suite(void)
 	tcase_add_test(tc, test_add_sub_zero);
 	tcase_add_test(tc, test_carries);
 	tcase_add_test(tc, test_round_keeps_value);
+	tcase_add_test(tc, test_fixed_point);
 	suite_add_tcase(s, tc);
 	return s;
 }
