@@ -1501,9 +1501,11 @@ static int get_store(const unsigned char **p, const unsigned char *end,
 		    (i && d <= 0))
 			return -1;
 		key = (int64_t)((uint64_t)key + (uint64_t)d);
+		/* counts add up to the sketch's values: an int64 */
+		if (__builtin_add_overflow(*total, (int64_t)c, total))
+			return -1;
 		if (wmap_add(m, (uint64_t)key, (int64_t)c) < 0)
 			return -2;
-		*total += (int64_t)c;
 	}
 	return 0;
 }
@@ -1690,9 +1692,9 @@ int feat_aggop_decode(const struct feat_agg *a, struct feat_keymap *strings,
 				return -2;
 			if ((rc = feat_aggop_decode(a->inner, strings, in, p, end)) < 0)
 				return rc;
-			if (!in->n)
+			if (!in->n ||
+			    __builtin_add_overflow(total, in->n, &total))
 				return -1;
-			total += in->n;
 		}
 		return total == (int64_t)n ? 0 : -1;
 	}

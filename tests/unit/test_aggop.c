@@ -2622,6 +2622,57 @@ END_TEST
  * 1.76e308 at the default relative error): the result is [inf,inf,inf],
  * which is not JSON (and a non-finite double in a result).
  */
+/*
+ * Counts in an encoded state that add up beyond int64 (a bucket of
+ * INT64_MAX events and another) are refused, not summed with an
+ * overflow: a DDSketch's stores and the buckets of a "by".
+ */
+static int decode_bytes(const struct feat_agg *a, const struct feat_buf *b)
+{
+	struct feat_astate s;
+	const unsigned char *p = (const unsigned char *)b->ptr;
+	int rc;
+
+	require(feat_aggop_init(a, &s) == 0);
+	rc = feat_aggop_decode(a, &strmap, &s, &p, p + b->len);
+	feat_aggop_release(a, &s);
+	return rc;
+}
+
+START_TEST(test_decode_count_overflow)
+{
+	struct feat_buf b = FEAT_BUF_INIT;
+	struct feat_plan *p;
+
+	ctx_init();
+	p = plan_with("{\"op\": \"approx_percentile\", \"of\": \"d\", "
+		      "\"percentiles\": [0.5]}");
+	require(feat_buf_add_varint(&b, INT64_MAX) == 0);	/* values */
+	require(feat_buf_add_varint(&b, 0) == 0);		/* zeros */
+	require(feat_buf_add_varint(&b, 0) == 0);		/* negative store */
+	require(feat_buf_add_varint(&b, 2) == 0);		/* positive store */
+	require(feat_buf_add_svarint(&b, 1) == 0);
+	require(feat_buf_add_varint(&b, INT64_MAX) == 0);
+	require(feat_buf_add_svarint(&b, 1) == 0);
+	require(feat_buf_add_varint(&b, 64) == 0);
+	ck_assert_int_eq(decode_bytes(the_agg(p), &b), -1);
+	feat_plan_free(p);
+
+	feat_buf_reset(&b);
+	p = plan_with("{\"op\": \"count\", \"by\": \"i\"}");
+	require(feat_buf_add_varint(&b, INT64_MAX) == 0);	/* events */
+	require(feat_buf_add_varint(&b, 2) == 0);		/* buckets */
+	require(feat_buf_add_svarint(&b, 1) == 0);
+	require(feat_buf_add_varint(&b, INT64_MAX) == 0);
+	require(feat_buf_add_svarint(&b, 2) == 0);
+	require(feat_buf_add_varint(&b, 64) == 0);
+	ck_assert_int_eq(decode_bytes(the_agg(p), &b), -1);
+	feat_plan_free(p);
+	feat_buf_release(&b);
+	ctx_release();
+}
+END_TEST
+
 START_TEST(test_bug_percentile_huge)
 {
 	struct feat_buf b = FEAT_BUF_INIT;
@@ -2711,6 +2762,7 @@ static Suite *aggop_suite(void)
 	tcase_add_test(tc, test_bug_var_huge);
 	tcase_add_test(tc, test_bug_avg_int_overflow);
 	tcase_add_test(tc, test_bug_percentile_huge);
+	tcase_add_test(tc, test_decode_count_overflow);
 	tcase_add_test(tc, test_bug_percentile_small_rel_error);
 	suite_add_tcase(s, tc);
 	if (env_on("FEAT_KNOWN_BUGS")) {
