@@ -68,6 +68,7 @@ LIB_OBJS += lib/jsonlin.o
 LIB_OBJS += lib/jsonpos.o
 LIB_OBJS += lib/jsontext.o
 LIB_OBJS += lib/plan.o
+LIB_OBJS += lib/progress.o
 LIB_OBJS += lib/rowin.o
 LIB_OBJS += lib/serve.o
 LIB_OBJS += lib/state.o

@@ -11,6 +11,7 @@
 
 #include "common.h"
 #include "io.h"
+#include "progress.h"
 #include "time.h"
 #include "value.h"
 
@@ -27,6 +28,7 @@ static void on_signal(int sig)
  * silently: check it once more on the way out (git's run_builtin). */
 static void check_stdout(void)
 {
+	feat_progress_clear();
 	if (fflush(stdout) || ferror(stdout) || fclose(stdout)) {
 		if (errno == EPIPE)
 			_exit(141);
@@ -55,6 +57,7 @@ void die_error(const struct feat_error *err)
 	char buf[2048];
 
 	feat_error_format(err, buf, sizeof(buf));
+	feat_progress_clear();
 	fprintf(stderr, "%s: %s\n", progname, buf);
 	feat_output_cleanup();
 	exit(EXIT_DATA);
@@ -64,6 +67,7 @@ void die(const char *fmt, ...)
 {
 	va_list ap;
 
+	feat_progress_clear();
 	fprintf(stderr, "%s: ", progname);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -77,6 +81,7 @@ void usage_error(const char *usage, const char *fmt, ...)
 {
 	va_list ap;
 
+	feat_progress_clear();
 	fprintf(stderr, "%s: ", progname);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -91,6 +96,7 @@ void note(const char *fmt, ...)
 	va_list ap;
 	int n;
 
+	feat_progress_clear();
 	/* One write per line: workers running at once must not interleave. */
 	n = snprintf(buf, sizeof(buf), "%s: ", progname);
 	va_start(ap, fmt);

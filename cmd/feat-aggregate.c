@@ -9,12 +9,13 @@
 #include "common.h"
 #include "io.h"
 #include "plan.h"
+#include "progress.h"
 #include "time.h"
 
 static const char usage[] =
 	"usage: feat-aggregate [-fq] [-o file] [--format tiles|csv|jsonl] [--late file]\n"
 	"                      [--shard k/n] [--resolution duration] [--source name]\n"
-	"                      [--group-by name] plan [file ...]\n";
+	"                      [--group-by name] [--progress] plan [file ...]\n";
 
 static const char help[] =
 	"\n"
@@ -35,7 +36,9 @@ static const char help[] =
 	"                        of DUR (default: events, or merging tiles, the\n"
 	"                        coarsest input's)\n"
 	"  -f, --force           write binary tiles even to a terminal\n"
-	"  -q, --quiet           no summary on stderr\n"
+	"  -q, --quiet           no summary or progress on stderr\n"
+	"      --progress        show progress on stderr even when it is not a\n"
+	"                        terminal (or is the output), a line an update\n"
 	"  -h, --help            show this help\n";
 
 int main(int argc, char **argv)
@@ -50,13 +53,14 @@ int main(int argc, char **argv)
 		{ "resolution", required_argument, NULL, 'r' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "progress", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *source = NULL, *group_by = NULL, *output = NULL;
 	const char *late_path = NULL;
 	enum feat_out_format fmt = FEAT_OUT_TILES;
-	int force = 0, quiet = 0, c;
+	int force = 0, quiet = 0, progress = 0, c;
 	struct feat_error err;
 	struct feat_plan *plan;
 	struct feat_output out, late;
@@ -98,12 +102,14 @@ int main(int argc, char **argv)
 			break;
 		case 'f': force = 1; break;
 		case 'q': quiet = 1; break;
+		case 'P': progress = 1; break;
 		case 'h': fputs(usage, stdout); fputs(help, stdout); return 0;
 		default: fputs(usage, stderr); return EXIT_USAGE;
 		}
 	}
 	if (optind == argc)
 		usage_error(usage, "no plan given");
+	feat_progress_start(progname, progress, quiet, output);
 	plan = feat_plan_load(argv[optind++], &err);
 	if (!plan)
 		die_error(&err);

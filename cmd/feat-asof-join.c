@@ -14,10 +14,11 @@
 #include "io.h"
 #include "join.h"
 #include "plan.h"
+#include "progress.h"
 
 static const char usage[] =
 	"usage: feat-asof-join [-q] [-o file] [--format csv|jsonl] [--check-against file]\n"
-	"                      [--threads n] --left file plan tiles ...\n";
+	"                      [--threads n] [--progress] --left file plan tiles ...\n";
 
 static const char help[] =
 	"\n"
@@ -34,7 +35,9 @@ static const char help[] =
 	"                       difference on stdout (the join goes to -o, if given)\n"
 	"  -t, --threads N      answer with N threads at most (default: one per CPU,\n"
 	"                       at most 4; 1: no threads); the output is the same\n"
-	"  -q, --quiet          no summary on stderr\n"
+	"  -q, --quiet          no summary or progress on stderr\n"
+	"      --progress       show progress on stderr even when it is not a\n"
+	"                       terminal (or is the output), a line an update\n"
 	"  -h, --help           show this help\n";
 
 int main(int argc, char **argv)
@@ -46,13 +49,14 @@ int main(int argc, char **argv)
 		{ "check-against", required_argument, NULL, 'C' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "progress", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *left = NULL, *output = NULL, *check = NULL;
 	char tmp[] = "/tmp/feat-check-XXXXXX";
 	enum feat_out_format fmt = FEAT_OUT_CSV;
-	int quiet = 0, c;
+	int quiet = 0, progress = 0, c;
 	unsigned threads = 0;
 	struct feat_error err;
 	struct feat_plan *plan;
@@ -82,6 +86,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'q': quiet = 1; break;
+		case 'P': progress = 1; break;
 		case 'C': check = optarg; break;
 		case 'h': fputs(usage, stdout); fputs(help, stdout); return 0;
 		default: fputs(usage, stderr); return EXIT_USAGE;
@@ -91,6 +96,7 @@ int main(int argc, char **argv)
 		usage_error(usage, "no left rows given (--left FILE)");
 	if (optind == argc)
 		usage_error(usage, "no plan given");
+	feat_progress_start(progname, progress, quiet, output);
 	plan = feat_plan_load(argv[optind++], &err);
 	if (!plan)
 		die_error(&err);

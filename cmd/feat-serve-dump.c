@@ -7,11 +7,12 @@
 #include "common.h"
 #include "io.h"
 #include "plan.h"
+#include "progress.h"
 #include "serve.h"
 
 static const char usage[] =
 	"usage: feat-serve-dump [-fq] [-o file] [--format jsonl|csv|resp] [--at T]\n"
-	"                       [--group-by name] plan [tiles ...]\n";
+	"                       [--group-by name] [--progress] plan [tiles ...]\n";
 
 static const char help[] =
 	"\n"
@@ -27,7 +28,9 @@ static const char help[] =
 	"  -F, --format FORMAT  jsonl (default), csv (one group_by), or resp: Redis\n"
 	"                       protocol (DEL and HSET <group_by>:<key> per key) for\n"
 	"                       redis-cli --pipe\n"
-	"  -q, --quiet          no summary on stderr\n"
+	"  -q, --quiet          no progress on stderr\n"
+	"      --progress       show progress on stderr even when it is not a\n"
+	"                       terminal (or is the output), a line an update\n"
 	"  -h, --help           show this help\n";
 
 int main(int argc, char **argv)
@@ -39,13 +42,14 @@ int main(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, 'F' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "progress", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *output = NULL, *group_by = NULL;
 	enum feat_out_format fmt = FEAT_OUT_JSONL;
 	int64_t at = FEAT_SERVE_END;
-	int c, follow = 0;
+	int c, follow = 0, quiet = 0, progress = 0;
 	struct feat_error err;
 	struct feat_plan *plan;
 	struct feat_output out;
@@ -67,7 +71,8 @@ int main(int argc, char **argv)
 			if (feat_out_format_parse(optarg, &fmt) < 0 || fmt == FEAT_OUT_TILES)
 				usage_error(usage, "unknown format '%s' (jsonl, csv, resp)", optarg);
 			break;
-		case 'q': break;
+		case 'q': quiet = 1; break;
+		case 'P': progress = 1; break;
 		case 'h': fputs(usage, stdout); fputs(help, stdout); return 0;
 		default: fputs(usage, stderr); return EXIT_USAGE;
 		}
@@ -76,6 +81,7 @@ int main(int argc, char **argv)
 		usage_error(usage, "no plan given");
 	if (follow && at != FEAT_SERVE_END)
 		usage_error(usage, "--follow writes values as events come; it takes no --at");
+	feat_progress_start(progname, progress && !follow, quiet || follow, output);
 	plan = feat_plan_load(argv[optind++], &err);
 	if (!plan)
 		die_error(&err);

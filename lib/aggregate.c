@@ -28,6 +28,7 @@
 #include "hash.h"
 #include "io.h"
 #include "plan.h"
+#include "progress.h"
 #include "tile.h"
 #include "tilein.h"
 
@@ -734,7 +735,8 @@ static int on_row(void *ctx, const struct feat_csv_row *row,
 	int64_t ts;
 	size_t i;
 
-	r->stats->rows++;
+	if (feat_progress_due(++r->stats->rows))
+		feat_progress_show(r->stats->rows, 0, "rows read");
 	memcpy(r->row, row->vals, src->ncols * sizeof(*r->row));
 	if (r->row[src->time_col].type == FEAT_NULL)
 		return feat_error_set(err, r->file, row->line,
@@ -958,6 +960,7 @@ int feat_aggregate_merge_res(const struct feat_plan *plan,
 	struct feat_tilein *ins;
 	struct run r;
 	size_t i, nopen = 0;
+	uint64_t nrec;
 	long gb = -1;
 	int ret = -1, by_seq;
 
@@ -1042,9 +1045,11 @@ int feat_aggregate_merge_res(const struct feat_plan *plan,
 	}
 	/* A k-way merge on (time, input index); inputs are few, so a linear
 	 * scan for the smallest head is cheaper than a heap. */
-	for (;;) {
+	for (nrec = 0;; nrec++) {
 		long best = -1;
 
+		if (feat_progress_due(nrec))
+			feat_progress_show(nrec, 0, "records read");
 		for (i = 0; i < ninputs; i++) {
 			if (feat_tilein_peek(&ins[i], merge_flush, &r, err) < 0)
 				goto out;

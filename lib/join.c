@@ -53,6 +53,7 @@
 #include "io.h"
 #include "join.h"
 #include "plan.h"
+#include "progress.h"
 #include "state.h"
 #include "tile.h"
 #include "tilein.h"
@@ -135,6 +136,8 @@ struct jrun {
 					 * failed, -2 stopped (under the lock) */
 	int stopped;			/* a worker's: it saw the stop */
 	struct qref fail;		/* a worker's failing query (status -1) */
+	size_t answered;		/* a worker's queries answered, now and
+					 * then (atomic): for the progress line */
 	struct feat_error werr;
 	struct feat_join_stats wstats;
 	struct feat_expr **derive;	/* j->derive, or a worker's clones */
@@ -429,7 +432,8 @@ static int on_left(void *ctx, const struct feat_csv_row *row,
 		return -1;
 	if (write_header(r, err) < 0)
 		return -1;
-	r->stats->rows++;
+	if (feat_progress_due(++r->stats->rows))
+		feat_progress_show(r->stats->rows, 0, "left rows read");
 	if (row->vals[left->time_col].type == FEAT_NULL)
 		return feat_error_set(err, r->in.name, row->line,
 				      row->col_field[left->time_col],
@@ -1197,6 +1201,8 @@ static void *work(void *arg)
 		uint64_t q = r->heap[r->hpos].seq;
 		int64_t T = r->heap[r->hpos].T;
 
+		if (!(r->hpos & 4095))
+			__atomic_store_n(&r->answered, r->hpos, __ATOMIC_RELAXED);
 		if ((!(r->hpos & 4095) && __atomic_load_n(&p->stop, __ATOMIC_RELAXED)) ||
 		    past_failure(p, T, q)) {
 			r->stopped = 1;
@@ -1429,6 +1435,17 @@ static void read_block(struct jrun *r, struct pstream *ps)
  * worker waits or room is, writes the rows answered, until every worker
  * has stopped. 0, or -1 with err set (its own failures: writing).
  */
+/* The progress line: the queries the workers have answered. */
+static void show_answered(struct jpar *p, size_t total)
+{
+	size_t w, n = 0;
+
+	for (w = 0; w < p->nw; w++)
+		n += __atomic_load_n(&p->wk[w].answered, __ATOMIC_RELAXED);
+	if (feat_progress_due(n))
+		feat_progress_show(n, total, "rows answered");
+}
+
 static int feed_workers(struct jrun *r, struct jpar *p, struct feat_error *err)
 {
 	int rc = 0;
@@ -1468,6 +1485,7 @@ static int feed_workers(struct jrun *r, struct jpar *p, struct feat_error *err)
 		pthread_mutex_unlock(&p->mu);
 		read_block(r, &p->ps[best]);
 		rc = rc < 0 ? rc : emit_ready(r, err);
+		show_answered(p, p->nrows);
 		pthread_mutex_lock(&p->mu);
 		p->ps[best].made++;
 		p->ps[best].wanted = 0;
@@ -1679,6 +1697,7 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 			}
 			r.sorted = 1;
 			r.hpos = 0;
+			feat_progress_phase();
 			if (r.nw && r.nheap) {
 				if (run_workers(&r, r.nw, err) < 0)
 					goto out;
@@ -1706,6 +1725,8 @@ int feat_join_run(const struct feat_plan *plan, const char *left,
 			goto out;
 		if (r.sorted) {
 			r.hpos++;
+			if (feat_progress_due(r.hpos))
+				feat_progress_show(r.hpos, r.nheap, "rows answered");
 			release_answered(&r);
 		} else
 			heap_pop(&r);

@@ -12,6 +12,7 @@
 #include "error.h"
 #include "io.h"
 #include "plan.h"
+#include "progress.h"
 #include "serve.h"
 #include "state.h"
 #include "tile.h"
@@ -342,6 +343,7 @@ static int serve(const struct feat_plan *plan, const char *const *tiles,
 	unsigned char *present;
 	int64_t latest = INT64_MIN;
 	size_t i, g, nopen = 0, ngb = 0;
+	uint64_t nrec;
 	int ret = -1, *by_seq = NULL;
 	struct feat_tile_reader **rds = NULL;
 
@@ -417,9 +419,11 @@ static int serve(const struct feat_plan *plan, const char *const *tiles,
 	}
 	/* Apply in time order per group_by: a k-way merge over all inputs
 	 * (streams of different group_bys never interact). */
-	for (;;) {
+	for (nrec = 0;; nrec++) {
 		long best = -1;
 
+		if (!follow && feat_progress_due(nrec))
+			feat_progress_show(nrec, 0, "records read");
 		for (i = 0; i < ntiles; i++) {
 			if (feat_tilein_peek(&ins[i], follow ? follow_flush : NULL,
 					     out, err) < 0)
