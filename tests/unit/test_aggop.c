@@ -2513,16 +2513,13 @@ START_TEST(test_dd_accuracy_long)
 }
 END_TEST
 
-/* ---- known bugs (FEAT_KNOWN_BUGS=1) ----------------------------------- */
+/* ---- extremes, and known limits (FEAT_KNOWN_BUGS=1) ------------------ */
 
 /*
- * BUG: var and stddev of values beyond sqrt(DBL_MAX) ~ 1.34e154.
- * aggop.c add_square() adds x*x = inf and fma(x, x, -inf) = -inf to the
- * exact accumulator, which accum.h forbids; they cancel, the squares are
- * lost, and variance() clamps the negative difference to 0. var of 1e154
- * and 3e154 is 1e308, a finite double; aggop.c gives 0. Where the variance
- * itself overflows (1e200, -1e200) the result should be null, as for a
- * sum beyond the double range; aggop.c gives 0.
+ * var and stddev of values beyond sqrt(DBL_MAX) ~ 1.34e154: the square
+ * x*x is inf, which must not reach the exact accumulator (inf and the
+ * -inf of its fma remainder would cancel, losing the squares, and the
+ * variance would come out 0). Such a state answers null.
  */
 START_TEST(test_bug_var_huge)
 {
@@ -2537,7 +2534,7 @@ START_TEST(test_bug_var_huge)
 END_TEST
 
 /*
- * BUG (accuracy): var and stddev lose their digits when the mean is large
+ * KNOWN LIMIT (accuracy): var and stddev lose digits when the mean is large
  * against the spread. The sums are exact, but variance() finishes in
  * double-double arithmetic (about 106 bits): S2/n - (S1/n)^2 cancels and
  * the relative error is about 2^-106 * mean^2 / var. var(2^52 + 1,
@@ -2574,9 +2571,9 @@ START_TEST(test_bug_var_large_mean)
 END_TEST
 
 /*
- * BUG: avg of integers whose sum leaves the int64 range. aggop.c keeps
- * the integer sum wrapping (s->b) and divides the wrapped sum: the avg of
- * three times 2^62 comes out as -1.5372286728091292e+18.
+ * avg of integers whose sum leaves the int64 range: the sum is kept in
+ * 128 bits, so the mean is right (a wrapping 64-bit sum would give
+ * -1.5372286728091292e+18 for three times 2^62).
  */
 START_TEST(test_bug_avg_int_overflow)
 {
@@ -2590,8 +2587,8 @@ START_TEST(test_bug_avg_int_overflow)
 END_TEST
 
 /*
- * BUG: avg of doubles whose sum exceeds the double range while the mean
- * does not: aggop.c rounds the exact sum first (+inf), then divides, and
+ * KNOWN LIMIT: avg of doubles whose sum exceeds the double range while the
+ * mean does not: aggop.c rounds the exact sum first (+inf), then divides, and
  * the result is null; the avg of 1e308 and 1e308 is 1e308. Element-wise
  * avg of vectors has the same bug.
  */
@@ -2616,11 +2613,10 @@ START_TEST(test_bug_avg_double_overflow)
 END_TEST
 
 /*
- * BUG: approx_percentile of values near DBL_MAX. dd_value() computes
- * 2 * gamma^key / (gamma + 1) with gamma^key = exp(key * log(gamma)),
- * which overflows to inf for the top buckets (x > DBL_MAX / gamma, about
- * 1.76e308 at the default relative error): the result is [inf,inf,inf],
- * which is not JSON (and a non-finite double in a result).
+ * approx_percentile of values near DBL_MAX: the value of a top bucket,
+ * 2 * gamma^key / (gamma + 1), must not be computed as gamma^key first,
+ * which overflows to inf once x > DBL_MAX / gamma (about 1.76e308 at the
+ * default relative error): the results are finite, JSON numbers.
  */
 /*
  * Counts in an encoded state that add up beyond int64 (a bucket of
@@ -2688,15 +2684,11 @@ START_TEST(test_bug_percentile_huge)
 END_TEST
 
 /*
- * BUG: approx_percentile with a small relative error. feat-compile accepts
- * any relative_error in (0, 0.5); the bucket key ceil(log(x) / log(gamma))
- * is converted to int32_t in dd_add(), which overflows (undefined
- * behaviour) once |log x| / (2 * relative_error) > 2^31, e.g. x = 1e300
- * with relative_error 1e-7 (key about 3.45e9). On x86-64 the key becomes
- * INT32_MIN, dstore_add() computes INT32_MIN - 8 (signed overflow again)
- * and writes outside its counts array: the result is wrong
- * (2.96e-187 for 1e300) and the heap is corrupted (glibc aborts with
- * "corrupted size vs. prev_size" on release).
+ * approx_percentile with a small relative error: feat-compile accepts any
+ * relative_error in (0, 0.5), and the bucket key ceil(log(x) / log(gamma))
+ * then exceeds 32 bits once |log x| / (2 * relative_error) > 2^31, e.g.
+ * x = 1e300 with relative_error 1e-7 (key about 3.45e9). Such keys must be
+ * kept whole: no overflow, no write outside the store, the right value.
  */
 START_TEST(test_bug_percentile_small_rel_error)
 {

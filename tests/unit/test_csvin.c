@@ -337,10 +337,9 @@ START_TEST(test_line_numbers)
 END_TEST
 
 /*
- * KNOWN BUG (lib/csvin.c, cb_row): a blank line written "\r\n" counts as two
- * lines, because the '\r' of a line break outside a record does not set
- * cr_pending, so its '\n' is counted again. Every later line number of a
- * CRLF file with blank lines is then too large.
+ * Line numbers of CRLF files with blank lines: a blank line written
+ * "\r\n" is one line (the '\r' of a line break outside a record must not
+ * leave its '\n' to be counted again), so later line numbers stay right.
  */
 START_TEST(test_line_numbers_crlf_blank)
 {
@@ -658,7 +657,7 @@ START_TEST(test_splits_long)
 }
 END_TEST
 
-/* KNOWN BUG, as test_line_numbers_crlf_blank, on a long input. */
+/* As test_line_numbers_crlf_blank, on a long input. */
 START_TEST(test_lines_long_crlf_blank)
 {
 	struct src x;

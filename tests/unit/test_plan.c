@@ -826,10 +826,9 @@ static const struct bad {
 	{ base, "\"source\": \"ev\",", "\"source\": \"ev\", \"select\": {\"x\": \"1\"},",
 	  "3:49: select column 'x' is already a column of source 'ev'" },
 	/*
-	 * KNOWN BUG, seen under SANITIZE=1 only (LeakSanitizer): build_group_by()
-	 * in lib/plan.c copies the select column's name before it refuses the
-	 * null type, and g->ncols does not count the column yet, so
-	 * feat_plan_free() never frees the name.
+	 * Under SANITIZE=1, LeakSanitizer checks that the select column's
+	 * name, copied before the null type is refused, is freed with the
+	 * refused plan.
 	 */
 	{ base, "\"source\": \"ev\",", "\"source\": \"ev\", \"select\": {\"y\": \"null\"},",
 	  "3:54: select column 'y' is always null; give it a type, e.g. if(false, 0, null)" },
