@@ -24,6 +24,7 @@
  * struct or raises the count stays safe.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "accum.h"
@@ -331,6 +332,18 @@ void feat_accum_add_fix(struct feat_accum *a, feat_i128 x)
 		feat_accum_add(a, mid);
 		feat_accum_add(a, hi);
 	}
+}
+
+struct feat_accum *feat_fix_widen(feat_i128 *x)
+{
+	struct feat_accum *a = malloc(sizeof(*a));
+
+	if (!a)
+		return NULL;
+	feat_accum_init(a);
+	feat_accum_add_fix(a, *x);
+	*x = 0;
+	return a;
 }
 
 int feat_accum_to_fix(struct feat_accum *a, feat_i128 *x)

@@ -123,4 +123,36 @@ void feat_accum_add_fix(struct feat_accum *a, feat_i128 x);
  * sets *x, or 0. */
 int feat_accum_to_fix(struct feat_accum *a, feat_i128 *x);
 
+/* Moves the fixed-point sum *x into a new accumulator, and sets *x to 0.
+ * NULL: out of memory. */
+struct feat_accum *feat_fix_widen(feat_i128 *x);
+
+/*
+ * A sum of doubles held in *x while *acc is NULL, then in *acc alone: adds
+ * (sign 1) or subtracts (sign -1) d, widening when d or the result leaves
+ * the fixed point. Returns 0, or -1 when out of memory.
+ */
+static inline int feat_fix_add(feat_i128 *x, struct feat_accum **acc,
+			       double d, int sign)
+{
+	feat_i128 v, r;
+
+	if (!*acc) {
+		if (feat_fix_of(d, &v) &&
+		    !(sign > 0 ? __builtin_add_overflow(*x, v, &r)
+			       : __builtin_sub_overflow(*x, v, &r))) {
+			*x = r;
+			return 0;
+		}
+		*acc = feat_fix_widen(x);
+		if (!*acc)
+			return -1;
+	}
+	if (sign > 0)
+		feat_accum_add(*acc, d);
+	else
+		feat_accum_sub(*acc, d);
+	return 0;
+}
+
 #endif

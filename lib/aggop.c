@@ -727,33 +727,14 @@ static void i128_add(struct feat_astate *s, feat_i128 v)
 	i128_set(s, i128_get(s) + v);
 }
 
-/* Moves the fixed-point sum of s into s1. Returns 0 or -1. */
-static int fix_widen(struct feat_astate *s)
-{
-	s->s1 = malloc(sizeof(*s->s1));
-	if (!s->s1)
-		return -1;
-	feat_accum_init(s->s1);
-	feat_accum_add_fix(s->s1, i128_get(s));
-	i128_set(s, 0);
-	return 0;
-}
-
-/* Adds d to the sum of doubles of s. Returns 0 or -1. */
+/* Adds d to the sum of doubles of s (a:b, then s1). Returns 0 or -1. */
 static int dsum_add(struct feat_astate *s, double d)
 {
-	feat_i128 v, r;
+	feat_i128 x = i128_get(s);
 
-	if (!s->s1) {
-		if (feat_fix_of(d, &v) &&
-		    !__builtin_add_overflow(i128_get(s), v, &r)) {
-			i128_set(s, r);
-			return 0;
-		}
-		if (fix_widen(s) < 0)
-			return -1;
-	}
-	feat_accum_add(s->s1, d);
+	if (feat_fix_add(&x, &s->s1, d, 1) < 0)
+		return -1;
+	i128_set(s, x);
 	return 0;
 }
 
@@ -768,8 +749,10 @@ static int dsum_merge(struct feat_astate *dst, const struct feat_astate *src)
 			i128_set(dst, r);
 			return 0;
 		}
-		if (fix_widen(dst) < 0)
+		r = i128_get(dst);
+		if (!(dst->s1 = feat_fix_widen(&r)))
 			return -1;
+		i128_set(dst, r);
 	}
 	if (src->s1)
 		feat_accum_merge(dst->s1, src->s1);

@@ -1430,11 +1430,6 @@ static void read_block(struct jrun *r, struct pstream *ps)
 	}
 }
 
-/*
- * The main thread's part once the workers run: reads blocks where a
- * worker waits or room is, writes the rows answered, until every worker
- * has stopped. 0, or -1 with err set (its own failures: writing).
- */
 /* The progress line: the queries the workers have answered. */
 static void show_answered(struct jpar *p, size_t total)
 {
@@ -1446,6 +1441,11 @@ static void show_answered(struct jpar *p, size_t total)
 		feat_progress_show(n, total, "rows answered");
 }
 
+/*
+ * The main thread's part once the workers run: reads blocks where a
+ * worker waits or room is, writes the rows answered, until every worker
+ * has stopped. 0, or -1 with err set (its own failures: writing).
+ */
 static int feed_workers(struct jrun *r, struct jpar *p, struct feat_error *err)
 {
 	int rc = 0;

@@ -15,8 +15,7 @@ uint64_t feat_progress_next = UINT64_MAX;
 static struct {
 	const char *prog;
 	int on, tty, shown;
-	double start, last;	/* seconds on the monotonic clock */
-	uint64_t step;
+	double last;		/* when shown, on the monotonic clock (s) */
 } pg;
 
 static double now(void)
@@ -36,8 +35,7 @@ void feat_progress_start(const char *prog, int force, int quiet,
 	pg.tty = isatty(2);
 	/* rows written to the same terminal would mix with the line */
 	pg.on = !quiet && (force || (pg.tty && !out_tty));
-	pg.start = now();
-	pg.last = pg.start + 0.75;	/* on a terminal: after a second */
+	pg.last = now() + 0.75;	/* on a terminal: after a second */
 	feat_progress_phase();
 }
 
@@ -69,7 +67,7 @@ static void human(char *buf, size_t size, uint64_t n)
 
 void feat_progress_show(uint64_t n, uint64_t total, const char *what)
 {
-	char a[32], b[32];
+	char a[32], of[48] = "", pct[16] = "";
 	double t = now();
 
 	feat_progress_next = n + STEP;
@@ -78,14 +76,13 @@ void feat_progress_show(uint64_t n, uint64_t total, const char *what)
 	pg.last = t;
 	human(a, sizeof(a), n);
 	if (total) {
-		human(b, sizeof(b), total);
-		fprintf(stderr, "%s%s: %s of %s %s (%d%%)%s", pg.tty ? "\r" : "",
-			pg.prog, a, b, what, (int)(100.0 * (double)n / (double)total),
-			pg.tty ? "\033[K" : "\n");
-	} else {
-		fprintf(stderr, "%s%s: %s %s%s", pg.tty ? "\r" : "", pg.prog, a,
-			what, pg.tty ? "\033[K" : "\n");
+		memcpy(of, " of ", 4);
+		human(of + 4, sizeof(of) - 4, total);
+		snprintf(pct, sizeof(pct), " (%d%%)",
+			 (int)(100.0 * (double)n / (double)total));
 	}
+	fprintf(stderr, "%s%s: %s%s %s%s%s", pg.tty ? "\r" : "", pg.prog, a, of,
+		what, pct, pg.tty ? "\033[K" : "\n");
 	fflush(stderr);
 	pg.shown = pg.tty;
 }

@@ -307,45 +307,6 @@ static double as_d(uint64_t w)
 	return d;
 }
 
-/* Moves the fixed-point sum *x into a new exact accumulator. NULL: out
- * of memory. */
-static struct feat_accum *fix_widen(feat_i128 *x)
-{
-	struct feat_accum *a = malloc(sizeof(*a));
-
-	if (!a)
-		return NULL;
-	feat_accum_init(a);
-	feat_accum_add_fix(a, *x);
-	*x = 0;
-	return a;
-}
-
-/* Adds (sign 1) or subtracts (sign -1) the double d to the sum held in
- * *x and *acc. Returns 0, or -1 when out of memory. */
-static inline int dsum_add(feat_i128 *x, struct feat_accum **acc, double d,
-			   int sign)
-{
-	feat_i128 v, r;
-
-	if (!*acc) {
-		if (feat_fix_of(d, &v) &&
-		    !(sign > 0 ? __builtin_add_overflow(*x, v, &r)
-			       : __builtin_sub_overflow(*x, v, &r))) {
-			*x = r;
-			return 0;
-		}
-		*acc = fix_widen(x);
-		if (!*acc)
-			return -1;
-	}
-	if (sign > 0)
-		feat_accum_add(*acc, d);
-	else
-		feat_accum_sub(*acc, d);
-	return 0;
-}
-
 static double dsum_round(feat_i128 x, struct feat_accum *acc)
 {
 	return acc ? feat_accum_round(acc) : feat_fix_round(x);
@@ -716,7 +677,7 @@ static int leave(const struct feat_state *st, struct feat_state_key *k,
 			continue;
 		ws->n--;
 		if (d->dbl) {
-			if (dsum_add(&ws->isum, &ws->acc, as_d(e[d->col]), -1) < 0)
+			if (feat_fix_add(&ws->isum, &ws->acc, as_d(e[d->col]), -1) < 0)
 				return -1;
 		} else if (d->need & SUMS) {
 			ws->isum -= (int64_t)e[d->col];
@@ -885,13 +846,10 @@ static struct feat_astate *hop_bucket(const struct feat_state *st, size_t h,
 	size_t nf = st->hop_nfeat[h];
 	int64_t idx = bucket_of(ts, st->hops[h]);
 	int64_t keep = bucket_of(sub_sat(ts, st->hop_reach[h]), st->hops[h]);
-	int64_t *at;
+	int64_t *at = r->cap ? hop_idx(r, nf) : NULL;
 	size_t last;
 
-	if (!r->n)
-		return bucket_push(st, h, r, idx);
 	/* Buckets no later window can reach leave the ring. */
-	at = hop_idx(r, nf);
 	while (r->n && at[r->head] < keep) {
 		r->head = (r->head + 1) & (r->cap - 1);
 		r->n--;
@@ -1050,7 +1008,7 @@ static int apply(struct feat_state *st, size_t q)
 			continue;
 		ws->n++;
 		if (d->dbl) {
-			if (dsum_add(&ws->isum, &ws->acc, as_d(word), 1) < 0)
+			if (feat_fix_add(&ws->isum, &ws->acc, as_d(word), 1) < 0)
 				return -1;
 		} else if (d->need & SUMS) {
 			ws->isum += (int64_t)word;
@@ -1084,7 +1042,7 @@ static int apply(struct feat_state *st, size_t q)
 		us = &key_us(st, k)[st->us_at[i]];
 		us->n++;
 		if (is_double_sum(st, i, st->need_u[i])) {
-			if (dsum_add(&us->isum, &us->acc, as_d(word), 1) < 0)
+			if (feat_fix_add(&us->isum, &us->acc, as_d(word), 1) < 0)
 				return -1;
 		} else {
 			us->isum += (int64_t)word;
